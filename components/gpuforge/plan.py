@@ -1,0 +1,118 @@
+"""The decision, as data: what the planner chose and what the cloud and Kubernetes code build.
+
+Pure dataclasses with no Pulumi import. The planner (`gpuforge.sizing.planner`) produces a
+`Plan`; `gpuforge.aws`, `gpuforge.azure` and `gpuforge.k8s` consume its `NodePoolPlan` and
+`ServingPlan` parts and never recompute any sizing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Cloud = Literal["aws", "azure"]
+CapacityType = Literal["on-demand", "spot", "capacity-block", "reserved"]
+Fabric = Literal["efa", "infiniband", "none"]
+
+
+@dataclass(frozen=True)
+class NodePoolPlan:
+    """One GPU node pool: what to ask the cloud for.
+
+    `desired_nodes` = `nodes_per_replica` x planned replicas; `min_nodes` / `max_nodes` are the
+    autoscaling bounds (whole replicas). `zone` is set whenever a replica spans nodes (fabric
+    pools need one zone) or the spec named one.
+    """
+
+    name: str
+    cloud: Cloud
+    region: str
+    instance_type: str
+    gpu: str  # catalog GPU id, e.g. "h100-80gb"
+    gpus_per_node: int
+    nodes_per_replica: int
+    desired_nodes: int
+    min_nodes: int
+    max_nodes: int
+    capacity_type: CapacityType = "on-demand"
+    zone: str | None = None
+    zones: tuple[str, ...] = ()  # zones the pool may use when replicas spread (single-node replicas)
+    fabric: Fabric = "none"
+    placement_group: bool = False
+    capacity_reservation_id: str | None = None
+    spot_max_price: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def multi_node(self) -> bool:
+        return self.nodes_per_replica > 1
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    """How vLLM runs on that pool: the engine arguments and the replica layout."""
+
+    name: str  # deployment name, DNS-1123
+    model: str  # Hugging Face repo id vLLM loads
+    served_model_name: str
+    revision: str | None
+    tensor_parallel_size: int
+    pipeline_parallel_size: int
+    nodes_per_replica: int
+    gpus_per_node: int
+    max_model_len: int
+    max_num_seqs: int
+    max_num_batched_tokens: int
+    gpu_memory_utilization: float
+    dtype: str  # vLLM --dtype: auto, bfloat16, float16
+    quantization: str | None  # vLLM --quantization, None when the checkpoint says it
+    kv_cache_dtype: str  # auto | fp8
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    spread_zones: bool
+    weights_gib_total: float  # whole checkpoint, for download / load time
+    per_replica_max_concurrency: int  # requests one replica serves within the SLA
+    ttft_p95_ms_sla: float
+    itl_p95_ms_sla: float
+    vllm_version: str
+    fabric: Fabric = "none"
+    cloud: Cloud = "aws"
+    pool_name: str = ""
+    gpu: str = ""
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor_parallel_size * self.pipeline_parallel_size
+
+    def engine_args(self) -> list[str]:
+        """The `vllm serve` arguments, in a stable order."""
+        args = [
+            "--served-model-name", self.served_model_name,
+            "--tensor-parallel-size", str(self.tensor_parallel_size),
+            "--pipeline-parallel-size", str(self.pipeline_parallel_size),
+            "--max-model-len", str(self.max_model_len),
+            "--max-num-seqs", str(self.max_num_seqs),
+            "--max-num-batched-tokens", str(self.max_num_batched_tokens),
+            "--gpu-memory-utilization", f"{self.gpu_memory_utilization:g}",
+            "--dtype", self.dtype,
+            "--kv-cache-dtype", self.kv_cache_dtype,
+        ]
+        if self.revision:
+            args += ["--revision", self.revision]
+        if self.quantization:
+            args += ["--quantization", self.quantization]
+        return args
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole sizing decision for one deployment: pools, serving, and the reasons."""
+
+    deployment: str
+    node_pool: NodePoolPlan
+    serving: ServingPlan
+    summary: dict[str, Any]  # the `chosen` object of `gpuforge plan --format json`
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pulumi_mocks import Recorder  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def pulumi_mocks():
+    """Fresh, process-global Pulumi mocks (preview=False) and event loop for one test."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    recorder = Recorder()
+    recorder.install()
+    try:
+        yield recorder
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found beside the repository (looked at {SHARED})")
+    return SHARED
