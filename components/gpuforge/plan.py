@@ -78,8 +78,11 @@ class ServingPlan:
     vllm_version: str
     fabric: Fabric = "none"
     cloud: Cloud = "aws"
-    pool_name: str = ""
-    gpu: str = ""
+    pool_name: str = ""  # NodePoolPlan.name the pods select on
+    gpu: str = ""  # catalog GPU id
+    gpu_memory_gib: float = 0.0  # usable memory of one GPU, for alert thresholds
+    cost_per_hour: float = 0.0  # whole deployment at planned replicas, for the dashboard
+    zones: tuple[str, ...] = ()
 
     @property
     def gpus_per_replica(self) -> int:

@@ -1,0 +1,329 @@
+"""A model's architecture as the sizing code needs it, parsed from config.json fields.
+
+One parser for every source: a catalog row's `config`, a user's config.json, or fields given
+inline in the spec. It reads the same keys vLLM's model classes read (Llama, Qwen2/3, Mistral,
+Gemma 1-3, Phi, Mixtral, Qwen-MoE, DeepSeek-V2/V3 and Kimi (MLA), Llama 4, gpt-oss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+AttentionKind = Literal["full", "sliding", "chunked"]
+
+# model_type values whose MLP is a plain up/down projection (no gate)
+_UNGATED_MLP = {"phi", "gpt2", "gpt_bigcode", "falcon", "starcoder2", "opt", "gpt_neox"}
+# model_type values whose q/k/v projections carry a bias by default
+_QKV_BIAS = {"qwen2", "qwen2_moe", "qwen2_vl", "phi"}
+_MOE_EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
+
+
+class ConfigError(ValueError):
+    """A config.json that lacks a field the sizing needs."""
+
+
+@dataclass(frozen=True)
+class LayerAttention:
+    kind: AttentionKind
+    window: int | None = None  # sliding window or attention chunk, in tokens
+
+
+@dataclass(frozen=True)
+class ModelArch:
+    """Architecture facts for sizing. Counts are whole-model (not per GPU)."""
+
+    model_type: str
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    max_position_embeddings: int
+    torch_dtype: str
+    tie_word_embeddings: bool
+    gated_mlp: bool
+    qkv_bias: bool
+    attention_bias: bool
+    rotary_dim: int
+    # MoE (0 experts = dense)
+    num_experts: int = 0
+    experts_per_token: int = 0
+    moe_intermediate_size: int = 0
+    shared_expert_intermediate_size: int = 0
+    moe_layers: tuple[bool, ...] = ()  # per layer: True = MoE MLP
+    dense_intermediate_size: int = 0  # MLP width of the dense layers of an MoE model
+    expert_bias: bool = False
+    # MLA
+    kv_lora_rank: int = 0
+    q_lora_rank: int = 0
+    qk_rope_head_dim: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    # attention pattern, per layer
+    layers: tuple[LayerAttention, ...] = ()
+    quantization_config: dict[str, Any] | None = None
+    extra_params: int = 0  # non-LM weights (vision encoder, projector), kept in the model dtype
+
+    # ---- derived --------------------------------------------------------------------------
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    @property
+    def is_hybrid(self) -> bool:
+        return len({(la.kind, la.window) for la in self.layers}) > 1
+
+    @property
+    def checkpoint_quantization(self) -> str | None:
+        """The weight format the checkpoint ships in, in gpuforge's names (None = unquantized)."""
+        q = self.quantization_config
+        if not q:
+            return None
+        method = str(q.get("quant_method", "")).lower()
+        if method == "mxfp4":
+            return "mxfp4"
+        if method == "fp8":
+            return "fp8"
+        if method == "awq":
+            return "int4-awq"
+        if method in ("gptq", "gptq_marlin"):
+            return "int4-gptq" if int(q.get("bits", 4)) == 4 else "int8"
+        if method == "compressed-tensors":
+            groups = q.get("config_groups") or {}
+            for g in groups.values():
+                w = g.get("weights") or {}
+                bits, typ = int(w.get("num_bits", 8)), str(w.get("type", "int"))
+                if typ == "float" and bits == 8:
+                    return "fp8"
+                if bits == 8:
+                    return "int8"
+                if bits == 4:
+                    return "int4-gptq"
+            return "fp8"
+        return method or None
+
+    def attention_params_per_layer(self) -> int:
+        h = self.hidden_size
+        if self.is_mla:
+            qk_head = self.qk_nope_head_dim + self.qk_rope_head_dim
+            if self.q_lora_rank:
+                q = h * self.q_lora_rank + self.q_lora_rank + self.q_lora_rank * self.num_heads * qk_head
+            else:
+                q = h * self.num_heads * qk_head
+            kv_a = h * (self.kv_lora_rank + self.qk_rope_head_dim) + self.kv_lora_rank
+            kv_b = self.kv_lora_rank * self.num_heads * (self.qk_nope_head_dim + self.v_head_dim)
+            o = self.num_heads * self.v_head_dim * h
+            return q + kv_a + kv_b + o
+        q = h * self.num_heads * self.head_dim
+        kv = 2 * h * self.num_kv_heads * self.head_dim
+        o = self.num_heads * self.head_dim * h
+        bias = 0
+        if self.qkv_bias or self.attention_bias:
+            bias += (self.num_heads + 2 * self.num_kv_heads) * self.head_dim
+        if self.attention_bias:
+            bias += h
+        qk_norm = 2 * self.head_dim if self.model_type.startswith(("qwen3", "gemma3")) else 0
+        return q + kv + o + bias + qk_norm
+
+    def mlp_params(self, width: int) -> int:
+        h = self.hidden_size
+        if self.gated_mlp:
+            return 3 * h * width
+        return 2 * h * width + width + h  # fc1/fc2 with biases (Phi, GPT-style)
+
+    def moe_params_per_layer(self) -> tuple[int, int]:
+        """(total, active) parameters of one MoE MLP layer."""
+        h = self.hidden_size
+        expert = 3 * h * self.moe_intermediate_size
+        if self.expert_bias:
+            expert += 2 * self.moe_intermediate_size + h
+        router = h * self.num_experts + (self.num_experts if self.expert_bias else 0)
+        shared = 3 * h * self.shared_expert_intermediate_size if self.shared_expert_intermediate_size else 0
+        total = self.num_experts * expert + router + shared
+        active = self.experts_per_token * expert + router + shared
+        return total, active
+
+    def layer_params(self, i: int) -> tuple[int, int, int]:
+        """(total, active, of-which-expert-weights) for decoder layer i."""
+        attn = self.attention_params_per_layer()
+        norms = 2 * self.hidden_size
+        if self.moe_layers and self.moe_layers[i]:
+            total, active = self.moe_params_per_layer()
+            h = self.hidden_size
+            expert_total = self.num_experts * 3 * h * self.moe_intermediate_size
+            return attn + norms + total, attn + norms + active, expert_total
+        width = self.dense_intermediate_size or self.intermediate_size
+        mlp = self.mlp_params(width)
+        return attn + norms + mlp, attn + norms + mlp, 0
+
+    @cached_property
+    def embedding_params(self) -> int:
+        return self.vocab_size * self.hidden_size
+
+    @cached_property
+    def params_total(self) -> int:
+        n = sum(self.layer_params(i)[0] for i in range(self.num_layers))
+        n += self.embedding_params + self.hidden_size + self.extra_params
+        if not self.tie_word_embeddings:
+            n += self.embedding_params
+        return n
+
+    @cached_property
+    def params_active(self) -> int:
+        n = sum(self.layer_params(i)[1] for i in range(self.num_layers))
+        n += self.embedding_params + self.hidden_size
+        if not self.tie_word_embeddings:
+            n += self.embedding_params
+        return n
+
+
+def _text_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Multimodal wrappers (Mistral3, Gemma3, Llama4) nest the LM under `text_config`."""
+    inner = cfg.get("text_config")
+    if isinstance(inner, dict) and "num_hidden_layers" in inner:
+        merged = dict(inner)
+        for k in ("quantization_config", "torch_dtype", "tie_word_embeddings"):
+            if k in cfg and k not in merged:
+                merged[k] = cfg[k]
+        return merged
+    return cfg
+
+
+def _layer_pattern(c: dict[str, Any], n: int, model_type: str) -> tuple[LayerAttention, ...]:
+    window = c.get("sliding_window")
+    types = c.get("layer_types")
+    if isinstance(types, list) and len(types) == n:
+        out = []
+        for t in types:
+            if "sliding" in t and window:
+                out.append(LayerAttention("sliding", int(window)))
+            elif "chunk" in t and c.get("attention_chunk_size"):
+                out.append(LayerAttention("chunked", int(c["attention_chunk_size"])))
+            else:
+                out.append(LayerAttention("full"))
+        return tuple(out)
+    if model_type.startswith("gemma3") and window:
+        # Gemma 3: every `sliding_window_pattern`-th layer is global (default 6)
+        p = int(c.get("sliding_window_pattern") or 6)
+        return tuple(
+            LayerAttention("full") if (i + 1) % p == 0 else LayerAttention("sliding", int(window)) for i in range(n)
+        )
+    if model_type == "gemma2" and window:
+        # Gemma 2: even layers use the sliding window, odd layers are global
+        return tuple(LayerAttention("sliding", int(window)) if i % 2 == 0 else LayerAttention("full") for i in range(n))
+    if model_type.startswith("llama4") and c.get("attention_chunk_size"):
+        # Llama 4: layers with RoPE use chunked-local attention; every 4th (NoPE) is global
+        nope = c.get("no_rope_layers")
+        if isinstance(nope, list) and len(nope) == n:
+            return tuple(
+                LayerAttention("chunked", int(c["attention_chunk_size"])) if use_rope else LayerAttention("full")
+                for use_rope in nope
+            )
+        step = int(c.get("nope_layer_interval") or 4)
+        return tuple(
+            LayerAttention("full") if (i + 1) % step == 0 else LayerAttention("chunked", int(c["attention_chunk_size"]))
+            for i in range(n)
+        )
+    uses_sw = c.get("use_sliding_window", True)
+    if window and uses_sw and model_type in ("mistral", "mixtral", "qwen2", "qwen3", "starcoder2"):
+        # Mistral v0.1-style: every layer slides (Qwen only when use_sliding_window is true)
+        max_window_layers = c.get("max_window_layers")
+        if model_type.startswith("qwen") and max_window_layers is not None:
+            return tuple(
+                LayerAttention("sliding", int(window)) if i >= max_window_layers else LayerAttention("full")
+                for i in range(n)
+            )
+        return tuple(LayerAttention("sliding", int(window)) for _ in range(n))
+    return tuple(LayerAttention("full") for _ in range(n))
+
+
+def _moe_layers(c: dict[str, Any], n: int, model_type: str, num_experts: int) -> tuple[bool, ...]:
+    if not num_experts:
+        return ()
+    if "first_k_dense_replace" in c:  # DeepSeek / Kimi
+        k = int(c["first_k_dense_replace"])
+        freq = int(c.get("moe_layer_freq", 1))
+        return tuple(i >= k and i % freq == 0 for i in range(n))
+    if "interleave_moe_layer_step" in c:  # Llama 4
+        step = int(c["interleave_moe_layer_step"])
+        moe = c.get("moe_layers")
+        if isinstance(moe, list):
+            return tuple(i in set(moe) for i in range(n))
+        return tuple((i + 1) % step == 0 for i in range(n))
+    if "decoder_sparse_step" in c or "mlp_only_layers" in c:  # Qwen MoE
+        step = int(c.get("decoder_sparse_step", 1) or 1)
+        dense = set(c.get("mlp_only_layers") or [])
+        return tuple(i not in dense and (i + 1) % step == 0 for i in range(n))
+    return tuple(True for _ in range(n))
+
+
+def parse_config(config: dict[str, Any]) -> ModelArch:
+    """Parse config.json fields into a ModelArch (ConfigError lists every missing field)."""
+    c = _text_config(config)
+    model_type = str(c.get("model_type") or config.get("model_type") or "").lower()
+    required = ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"]
+    missing = [k for k in required if k not in c]
+    if "intermediate_size" not in c and "moe_intermediate_size" not in c and "ffn_dim" not in c:
+        missing.append("intermediate_size")
+    if missing:
+        raise ConfigError(f"config.json lacks {', '.join(missing)}")
+    n = int(c["num_hidden_layers"])
+    hidden = int(c["hidden_size"])
+    heads = int(c["num_attention_heads"])
+    kv_heads = int(c.get("num_key_value_heads") or c.get("num_kv_heads") or heads)
+    head_dim = int(c.get("head_dim") or hidden // heads)
+    num_experts = next((int(c[k]) for k in _MOE_EXPERT_KEYS if c.get(k)), 0)
+    inter = int(c.get("intermediate_size") or c.get("ffn_dim") or c.get("moe_intermediate_size"))
+    moe_inter = int(c.get("moe_intermediate_size") or (inter if num_experts else 0))
+    shared = 0
+    if c.get("n_shared_experts"):
+        shared = int(c["n_shared_experts"]) * moe_inter
+    elif c.get("shared_expert_intermediate_size"):
+        shared = int(c["shared_expert_intermediate_size"])
+    elif model_type.startswith("llama4") and num_experts:
+        shared = moe_inter  # one shared expert per MoE layer
+    dense_inter = int(c.get("intermediate_size_mlp") or (inter if num_experts else 0))
+    partial = float(c.get("partial_rotary_factor", 1.0))
+    tie = c.get("tie_word_embeddings")
+    if tie is None:
+        tie = config.get("tie_word_embeddings", model_type.startswith("gemma"))
+    arch = ModelArch(
+        model_type=model_type,
+        num_layers=n,
+        hidden_size=hidden,
+        num_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        intermediate_size=inter,
+        vocab_size=int(c["vocab_size"]),
+        max_position_embeddings=int(c.get("max_position_embeddings") or 4096),
+        torch_dtype=str(c.get("torch_dtype") or c.get("dtype") or config.get("torch_dtype") or "bfloat16"),
+        tie_word_embeddings=bool(tie),
+        gated_mlp=model_type not in _UNGATED_MLP,
+        qkv_bias=bool(c.get("qkv_bias", model_type in _QKV_BIAS)),
+        attention_bias=bool(c.get("attention_bias", False)),
+        rotary_dim=int(head_dim * partial) if not c.get("qk_rope_head_dim") else int(c["qk_rope_head_dim"]),
+        num_experts=num_experts,
+        experts_per_token=int(c.get("num_experts_per_tok") or c.get("experts_per_token") or 0),
+        moe_intermediate_size=moe_inter if num_experts else 0,
+        shared_expert_intermediate_size=shared,
+        moe_layers=_moe_layers(c, n, model_type, num_experts),
+        dense_intermediate_size=dense_inter,
+        expert_bias=model_type == "gpt_oss",
+        kv_lora_rank=int(c.get("kv_lora_rank") or 0),
+        q_lora_rank=int(c.get("q_lora_rank") or 0),
+        qk_rope_head_dim=int(c.get("qk_rope_head_dim") or 0),
+        qk_nope_head_dim=int(c.get("qk_nope_head_dim") or 0),
+        v_head_dim=int(c.get("v_head_dim") or 0),
+        layers=_layer_pattern(c, n, model_type),
+        quantization_config=c.get("quantization_config") or config.get("quantization_config"),
+    )
+    return arch

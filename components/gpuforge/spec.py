@@ -1,0 +1,323 @@
+"""The deployment spec: what an infra team writes once per stack (`gpuforge:deployment`).
+
+Pydantic v2 models, no Pulumi import. `load_spec()` validates a raw mapping and raises one
+`SpecError` listing every problem (schema errors, unknown keys, unknown model ids with the
+nearest catalog ids, impossible combinations), each with its config path and fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gpuforge.errors import Problem, SpecError
+
+CONFIG_KEY = "gpuforge:deployment"
+Precision = Literal["bf16", "fp16", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4"]
+KvCacheDtype = Literal["auto", "fp8"]
+CloudChoice = Literal["aws", "azure", "either"]
+CapacityType = Literal["on-demand", "spot", "capacity-block", "reserved"]
+
+_DNS1123 = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    """Which model to serve. Exactly one of `id` and `config` (or both: `config` overrides)."""
+
+    id: str | None = Field(None, description="Catalog id (`gpuforge catalog models`) or Hugging Face repo id.")
+    config: str | dict[str, Any] | None = Field(
+        None, description="Architecture: a path to a config.json, or its fields inline."
+    )
+    hf_id: str | None = Field(None, description="Repo vLLM loads when `id` is a catalog id or absent.")
+    revision: str | None = Field(None, description="Pinned commit of the Hugging Face repo.")
+    precision: Precision | list[Precision] | None = Field(
+        None, description="Weight precision, or the list the planner may choose from. Default: the checkpoint's."
+    )
+    kv_cache_dtype: KvCacheDtype | list[KvCacheDtype] = Field("auto", description="KV-cache dtype(s) allowed.")
+    served_name: str | None = Field(None, description="Name clients send as `model`; default: the catalog id.")
+    hf_token_config_key: str | None = Field(
+        None,
+        description="Stack config key of a Pulumi secret holding the Hugging Face token (e.g. `hfToken`).",
+    )
+
+    def precisions(self) -> list[str] | None:
+        if self.precision is None:
+            return None
+        return [self.precision] if isinstance(self.precision, str) else list(self.precision)
+
+    def kv_dtypes(self) -> list[str]:
+        return [self.kv_cache_dtype] if isinstance(self.kv_cache_dtype, str) else list(self.kv_cache_dtype)
+
+
+class WorkloadSpec(_Strict):
+    input_tokens: Annotated[int, Field(gt=0, description="Typical prompt length (p50), tokens.")] = 1024
+    output_tokens: Annotated[int, Field(gt=0, description="Typical completion length, tokens.")] = 256
+    max_model_len: Annotated[int | None, Field(gt=0, description="Longest context served (vLLM --max-model-len).")] = None
+    peak_concurrency: Annotated[int, Field(gt=0, description="Concurrent requests at peak, all replicas.")] = 32
+    requests_per_second: Annotated[float | None, Field(gt=0, description="Peak arrival rate; default derived.")] = None
+
+
+class SlaSpec(_Strict):
+    ttft_p95_ms: Annotated[float, Field(gt=0, description="Time to first token, p95, ms.")] = 2000
+    itl_p95_ms: Annotated[float | None, Field(gt=0, description="Inter-token latency, p95, ms.")] = None
+    min_tokens_per_s_per_user: Annotated[float | None, Field(gt=0, description="Alternative to itl_p95_ms.")] = None
+    min_replicas: Annotated[int, Field(ge=1, description="Replicas always running (availability).")] = 1
+    spread_zones: bool = Field(False, description="Replicas must run in different zones.")
+
+    def itl_limit_ms(self) -> float:
+        limits = [self.itl_p95_ms] if self.itl_p95_ms else []
+        if self.min_tokens_per_s_per_user:
+            limits.append(1000.0 / self.min_tokens_per_s_per_user)
+        return min(limits) if limits else 100.0
+
+
+class TargetSpec(_Strict):
+    cloud: CloudChoice = "aws"
+    region: str | None = Field(None, description="Default: us-east-1 on AWS, eastus on Azure.")
+    azure_region: str | None = Field(None, description="Region on Azure when cloud is `either`.")
+    zone: str | None = Field(None, description="Zone for pools whose replicas span nodes (required there).")
+    capacity_type: CapacityType = "on-demand"
+    capacity_reservation_id: str | None = None
+    capacity_block_instance_count: Annotated[int | None, Field(gt=0)] = None
+    instance_families: list[str] | None = Field(None, description="Allowed families, e.g. [p5, g6e, NDv5].")
+    instance_types: list[str] | None = Field(None, description="Allowed exact instance types / VM sizes.")
+    max_nodes_per_replica: Annotated[int, Field(ge=1, le=16)] = 2
+    max_replicas: Annotated[int | None, Field(ge=1, description="Autoscaling ceiling; default 2x planned.")] = None
+
+
+class BudgetSpec(_Strict):
+    max_monthly_usd: Annotated[float | None, Field(gt=0)] = None
+
+
+class ClusterSpec(_Strict):
+    mode: Literal["new", "existing"] = "new"
+    name: str | None = Field(None, description="Cluster name (required for `existing`).")
+    resource_group: str | None = Field(None, description="Azure: resource group of an existing cluster.")
+    public_endpoint_cidrs: list[str] = Field(default_factory=list, description="Empty: private API endpoint only.")
+    admin_principals: list[str] = Field(default_factory=list, description="IAM ARNs / Entra object ids given admin.")
+
+
+class ServingSpec(_Strict):
+    namespace: Annotated[str, Field(pattern=_DNS1123)] = "llm"
+    allowed_namespaces: list[str] = Field(default_factory=list, description="Namespaces allowed to call the API.")
+    expose: Literal["cluster", "gateway", "ingress"] = "cluster"
+    gateway_name: str | None = None
+    hostname: str | None = None
+    gpu_memory_utilization: Annotated[float, Field(gt=0.5, le=0.98)] = 0.9
+
+
+class DeploymentSpec(_Strict):
+    """One model deployment: the whole of `gpuforge:deployment` (or one entry of `deployments`)."""
+
+    name: Annotated[str, Field(pattern=_DNS1123, max_length=40)]
+    model: ModelSpec
+    workload: WorkloadSpec = WorkloadSpec()
+    sla: SlaSpec = SlaSpec()
+    target: TargetSpec = TargetSpec()
+    budget: BudgetSpec = BudgetSpec()
+    cluster: ClusterSpec = ClusterSpec()
+    serving: ServingSpec = ServingSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return v
+
+
+class StackSpec(_Strict):
+    """A stack with several deployments sharing one cluster and platform."""
+
+    cluster: ClusterSpec = ClusterSpec()
+    target: TargetSpec = TargetSpec()
+    deployments: list[DeploymentSpec]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("str", "dict[str,any]", "list[literal[...]]", "literal[...]") or "[" in str(part):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_FIXES = {
+    "extra_forbidden": "remove the key, or check its spelling against `gpuforge schema`",
+    "missing": "add it",
+    "literal_error": "use one of the allowed values",
+    "greater_than": "use a larger value",
+    "string_pattern_mismatch": "use lower-case letters, digits and '-' (a DNS-1123 label)",
+}
+
+
+def _pydantic_problems(err: ValidationError, prefix: str) -> list[Problem]:
+    seen: dict[str, Problem] = {}
+    for e in err.errors():
+        path = _loc(e["loc"])
+        if prefix:
+            path = f"{prefix}.{path}" if path else prefix
+        reason = e["msg"]
+        if e["type"] == "extra_forbidden":
+            reason = f"unknown key {e['loc'][-1]!r}"
+        if "input" in e and e["type"] not in ("missing", "extra_forbidden") and not isinstance(e["input"], dict):
+            reason += f" (got {e['input']!r})"
+        # a union type reports one error per branch; keep the first per path
+        seen.setdefault(path, Problem(path, reason, _FIXES.get(e["type"], "see `gpuforge schema` for the field")))
+    return list(seen.values())
+
+
+def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
+    """Problems pydantic cannot see: catalog look-ups and impossible combinations."""
+    from gpuforge import catalog  # noqa: PLC0415  (lazy: keeps `gpuforge schema` light)
+
+    p = f"{prefix}." if prefix else ""
+    problems: list[Problem] = []
+    m = spec.model
+    if m.id is None and m.config is None:
+        problems.append(Problem(f"{p}model", "neither `id` nor `config` is given", "set model.id to a catalog id, or model.config to a config.json"))
+    if m.id and m.config is None and catalog.find_model(m.id) is None:
+        near = catalog.nearest(m.id, catalog.model_keys())
+        problems.append(
+            Problem(
+                f"{p}model.id",
+                f"{m.id!r} is not in the catalog and no config.json is given (the model hub is not read at plan time)",
+                (f"did you mean {', '.join(near)}? " if near else "")
+                + "Or give model.config: the path to the model's config.json.",
+            )
+        )
+    if isinstance(m.config, str) and not Path(m.config).is_file():
+        problems.append(Problem(f"{p}model.config", f"no file at {m.config!r}", "give a path relative to where gpuforge runs, or inline the fields"))
+    if m.config is not None and not (m.hf_id or (m.id and "/" in m.id) or (m.id and catalog.find_model(m.id))):
+        problems.append(Problem(f"{p}model.hf_id", "the repo vLLM should load is unknown", "set model.hf_id (e.g. org/Model-Name)"))
+    w = spec.workload
+    if w.max_model_len is not None and w.max_model_len < w.input_tokens + w.output_tokens:
+        problems.append(
+            Problem(
+                f"{p}workload.max_model_len",
+                f"{w.max_model_len} is shorter than input_tokens + output_tokens = {w.input_tokens + w.output_tokens}",
+                f"raise max_model_len to at least {w.input_tokens + w.output_tokens}",
+            )
+        )
+    t = spec.target
+    clouds = ["aws", "azure"] if t.cloud == "either" else [t.cloud]
+    for cloud in clouds:
+        region = region_for(t, cloud)
+        try:
+            r = catalog.get_region(cloud, region)
+        except KeyError as exc:
+            problems.append(Problem(f"{p}target.region", str(exc.args[0]), f"use a {cloud} region from `gpuforge catalog regions`"))
+            continue
+        if t.zone and len(clouds) == 1 and t.zone not in r.zones:
+            problems.append(Problem(f"{p}target.zone", f"{t.zone!r} is not a zone of {region}", f"use one of {', '.join(r.zones)}"))
+    if t.capacity_type == "capacity-block":
+        if "azure" in clouds:
+            problems.append(Problem(f"{p}target.capacity_type", "capacity blocks are an AWS offering", "use on-demand or reserved on Azure, or target aws"))
+        if not t.capacity_reservation_id:
+            problems.append(Problem(f"{p}target.capacity_reservation_id", "a capacity block needs its reservation id", "set capacity_reservation_id (cr-...)"))
+    if t.capacity_type == "reserved" and "aws" in clouds and not t.capacity_reservation_id:
+        problems.append(Problem(f"{p}target.capacity_reservation_id", "an on-demand capacity reservation needs its id", "set capacity_reservation_id (cr-...)"))
+    for i, it in enumerate(t.instance_types or []):
+        try:
+            inst = catalog.get_instance(it)
+            if inst.cloud not in clouds:
+                problems.append(Problem(f"{p}target.instance_types[{i}]", f"{it!r} is an {inst.cloud} type but the target is {t.cloud}", "remove it or change target.cloud"))
+        except KeyError as exc:
+            problems.append(Problem(f"{p}target.instance_types[{i}]", str(exc.args[0]), "use a name from `gpuforge catalog instances`"))
+    if spec.cluster.mode == "existing" and not spec.cluster.name:
+        problems.append(Problem(f"{p}cluster.name", "an existing cluster needs its name", "set cluster.name"))
+    if spec.serving.expose == "gateway" and not spec.serving.gateway_name:
+        problems.append(Problem(f"{p}serving.gateway_name", "expose: gateway needs the Gateway to attach to", "set serving.gateway_name"))
+    if spec.sla.spread_zones and spec.sla.min_replicas < 2:
+        problems.append(Problem(f"{p}sla.min_replicas", "spread_zones needs at least 2 replicas", "set sla.min_replicas: 2 or more"))
+    return problems
+
+
+DEFAULT_REGION = {"aws": "us-east-1", "azure": "eastus"}
+
+
+def region_for(target: TargetSpec, cloud: str) -> str:
+    if cloud == "azure" and target.cloud == "either":
+        return target.azure_region or DEFAULT_REGION["azure"]
+    return target.region or DEFAULT_REGION[cloud]
+
+
+def load_spec(raw: Any, subject: str | None = None) -> DeploymentSpec:
+    """Validate one deployment mapping; raise SpecError with every problem."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    subject = subject or (f"deployment {name!r}" if name else "deployment")
+    try:
+        spec = DeploymentSpec.model_validate(raw)
+    except ValidationError as err:
+        raise SpecError(subject, _pydantic_problems(err, "")) from None
+    problems = semantic_problems(spec)
+    if problems:
+        raise SpecError(subject, problems)
+    return spec
+
+
+def load_stack(raw: Any) -> list[DeploymentSpec]:
+    """Validate a stack's `gpuforge:deployment` value: one deployment or `deployments: [...]`.
+
+    Stack-level `cluster` and `target` are defaults for each deployment (a deployment's own
+    keys win), so several models share one cluster.
+    """
+    if isinstance(raw, dict) and "deployments" in raw:
+        shared = {k: v for k, v in raw.items() if k != "deployments"}
+        unknown = set(shared) - {"cluster", "target"}
+        problems = [Problem(k, f"unknown key {k!r}", "a multi-model stack takes cluster, target and deployments") for k in sorted(unknown)]
+        specs = []
+        for i, d in enumerate(raw.get("deployments") or []):
+            merged = dict(d) if isinstance(d, dict) else d
+            if isinstance(merged, dict):
+                for key in ("cluster", "target"):
+                    if key in shared:
+                        merged[key] = {**shared[key], **(merged.get(key) or {})}
+            try:
+                spec = DeploymentSpec.model_validate(merged)
+            except ValidationError as err:
+                problems += _pydantic_problems(err, f"deployments[{i}]")
+                continue
+            problems += semantic_problems(spec, f"deployments[{i}]")
+            specs.append(spec)
+        names = [s.name for s in specs]
+        for n in {n for n in names if names.count(n) > 1}:
+            problems.append(Problem("deployments", f"name {n!r} is used twice", "give each deployment its own name"))
+        if not raw.get("deployments"):
+            problems.append(Problem("deployments", "empty", "list at least one deployment"))
+        if problems:
+            raise SpecError("stack", problems)
+        return specs
+    return [load_spec(raw)]
+
+
+def read_spec_file(path: str | Path) -> Any:
+    """The raw spec from a stack file (`config: gpuforge:deployment:`) or a plain YAML/JSON spec."""
+    text = Path(path).read_text()
+    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    if isinstance(data, dict) and isinstance(data.get("config"), dict) and CONFIG_KEY in data["config"]:
+        return data["config"][CONFIG_KEY]
+    if isinstance(data, dict) and CONFIG_KEY in data:
+        return data[CONFIG_KEY]
+    return data
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of one deployment (what editors validate stack files against)."""
+    schema = DeploymentSpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "gpuforge deployment spec (stack config key gpuforge:deployment)"
+    return schema
