@@ -1,0 +1,136 @@
+"""Render plans: JSON for machines, Markdown for pull requests, a rich table for terminals."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from gpuforge.sizing.planner import Evaluation, PlanResult, summary
+
+
+def plan_json(result: PlanResult) -> dict[str, Any]:
+    """The object `gpuforge plan --format json` prints for one deployment."""
+    return {
+        "deployment": result.spec.name,
+        "model": {"id": result.model.key, "hf_id": result.model.hf_id, "params_total": result.model.params_total, "params_active": result.model.params_active},
+        "sla": result.spec.sla.model_dump(),
+        "workload": result.spec.workload.model_dump(),
+        "chosen": summary(result.chosen, result.model),
+        "alternatives": [_alternative(a, result.chosen, result) for a in result.alternatives],
+        "rejected": [{"candidate": a.candidate.describe(), "reasons": a.reasons} for a in result.rejected],
+        "candidates_considered": result.considered,
+    }
+
+
+def _alternative(a: Evaluation, chosen: Evaluation, result: PlanResult) -> dict[str, Any]:
+    out = summary(a, result.model)
+    out["why_not"] = why_lost(a, chosen)
+    return out
+
+
+def why_lost(a: Evaluation, chosen: Evaluation) -> str:
+    d = a.cost_per_month - chosen.cost_per_month
+    if d > 0.005:
+        return f"${d:,.0f}/month more (+{d / max(chosen.cost_per_month, 1e-9) * 100:.0f}%)"
+    if a.candidate.nodes > chosen.candidate.nodes:
+        return f"same cost, {a.candidate.nodes} nodes instead of {chosen.candidate.nodes}"
+    return "same cost and nodes, higher p95 TTFT"
+
+
+def render_plans(results: list[PlanResult], fmt: str) -> str:
+    if fmt == "json":
+        objs = [plan_json(r) for r in results]
+        return json.dumps(objs[0] if len(objs) == 1 else {"deployments": objs}, indent=2)
+    if fmt == "markdown":
+        return "\n\n".join(markdown(r) for r in results)
+    return "\n".join(table(r) for r in results)
+
+
+def _line(ev: Evaluation) -> str:
+    c = ev.candidate
+    return f"{c.nodes} x {c.instance.name}"
+
+
+def markdown(result: PlanResult) -> str:
+    """The sizing review posted on a pull request."""
+    s = summary(result.chosen, result.model)
+    spec = result.spec
+    p, m = s["predicted"], s["memory"]
+    out = io.StringIO()
+    w = out.write
+    w(f"### gpuforge sizing: `{spec.name}` ({result.model.hf_id})\n\n")
+    w(
+        f"**{s['nodes']} x {s['instance_type']}** ({s['cloud']} {s['region']}), "
+        f"TP={s['tensor_parallel']} x PP={s['pipeline_parallel']}, {s['replicas']} replica(s), "
+        f"{s['precision']} weights, KV {s['kv_cache_dtype']}: **${s['cost_per_month']:,.0f}/month** "
+        f"(${s['cost_per_hour']:,.2f}/h, price of {(s['price_date'] or '')[:10]} in {s['price_region']})\n\n"
+    )
+    w("| | predicted | SLA |\n|---|---|---|\n")
+    w(f"| TTFT p95 | {p['ttft_p95_ms']:,.0f} ms | {spec.sla.ttft_p95_ms:,.0f} ms |\n")
+    w(f"| ITL p95 | {p['itl_p95_ms']:,.1f} ms | {spec.sla.itl_limit_ms():,.1f} ms |\n")
+    w(f"| output tokens/s (all replicas, peak) | {p['output_tokens_per_s']:,.0f} | |\n")
+    w(f"| min replicas | {s['replicas']} | {spec.sla.min_replicas} |\n")
+    cpm = s["cost_per_million_tokens"]
+    w(f"| cost per million output tokens | {'$%.2f' % cpm if cpm else 'n/a'} | |\n\n")
+    w(
+        f"Memory per GPU: weights {m['weights_gib_per_gpu']:.1f} GiB, KV cache {m['kv_cache_gib_per_gpu']:.1f} GiB "
+        f"({m['kv_cache_tokens']:,} tokens; {m['max_concurrency_at_max_model_len']:.1f} requests at max_model_len "
+        f"{s['max_model_len']}) of {m['gpu_memory_gib']:.2f} GiB. Engine: max_num_seqs={s['max_num_seqs']}, "
+        f"quantization={s['quantization'] or 'from checkpoint / none'}.\n\n"
+    )
+    for n in s["notes"]:
+        w(f"> note: {n}\n")
+    if result.alternatives:
+        w("\n| alternative | $/month | TTFT p95 | ITL p95 | why not |\n|---|---|---|---|---|\n")
+        for a in result.alternatives:
+            pa = a.performance
+            w(
+                f"| {a.candidate.describe()} | {a.cost_per_month:,.0f} | {pa.ttft_p95_ms:,.0f} ms | "
+                f"{pa.itl_p95_ms:,.1f} ms | {why_lost(a, result.chosen)} |\n"
+            )
+        w("\n```mermaid\nquadrantChart\n")
+        w("    title Monthly cost vs predicted TTFT p95 (cheapest candidates)\n")
+        w("    x-axis Cheaper --> Costlier\n    y-axis Faster --> Slower\n")
+        pts = [result.chosen] + result.alternatives
+        cmax = max(e.cost_per_month for e in pts) or 1
+        tmax = max(e.performance.ttft_p95_ms for e in pts) or 1
+        for i, e in enumerate(pts):
+            label = ("CHOSEN " if i == 0 else "") + _line(e) + f" TP{e.candidate.tensor_parallel}"
+            label = label.replace(".", "_").replace(":", " ")
+            w(f"    {label}: [{min(0.99, e.cost_per_month / cmax * 0.95):.3f}, {min(0.99, e.performance.ttft_p95_ms / tmax * 0.95):.3f}]\n")
+        w("```\n")
+    if result.rejected:
+        w(f"\n<details><summary>{len(result.rejected)} rejected layouts</summary>\n\n")
+        for r in result.rejected[:40]:
+            w(f"- {r.candidate.describe()}: {'; '.join(r.reasons[:3])}\n")
+        w("\n</details>\n")
+    return out.getvalue()
+
+
+def table(result: PlanResult) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    s = summary(result.chosen, result.model)
+    console = Console(file=io.StringIO(), width=140, force_terminal=False)
+    t = Table(title=f"{result.spec.name}: {result.model.hf_id}")
+    for col in ("", "instance", "layout", "replicas", "$/month", "TTFT p95", "ITL p95", "tok/s", "note"):
+        t.add_column(col)
+    rows = [result.chosen] + result.alternatives
+    for i, e in enumerate(rows):
+        c, p = e.candidate, e.performance
+        t.add_row(
+            "chosen" if i == 0 else "",
+            f"{c.nodes} x {c.instance.name} ({c.cloud} {c.region})",
+            f"TP{c.tensor_parallel} PP{c.pipeline_parallel} {c.precision} kv={c.kv_cache_dtype}",
+            str(c.replicas),
+            f"{e.cost_per_month:,.0f}",
+            f"{p.ttft_p95_ms:,.0f} ms",
+            f"{p.itl_p95_ms:,.1f} ms",
+            f"{p.output_tokens_per_s * c.replicas:,.0f}",
+            "" if i == 0 else why_lost(e, result.chosen),
+        )
+    console.print(t)
+    console.print(f"price date {s['price_date']} ({s['price_region']}); {len(result.rejected)} layouts rejected; {result.considered} considered")
+    return console.file.getvalue()  # type: ignore[attr-defined]

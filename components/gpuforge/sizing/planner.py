@@ -1,0 +1,626 @@
+"""The planner: the cheapest cloud layout that meets the SLA, and why.
+
+Every candidate is cloud x region x instance type x nodes per replica x TP x PP x precision x
+KV dtype x replicas. `evaluate()` decides one candidate with reasons (memory, fabric, vLLM's
+rules, SLA, budget, capacity type). `plan_deployment()` returns exactly the cheapest feasible
+candidate by monthly cost (ties: fewer nodes, then lower p95 TTFT): for each layout it takes
+the fewest replicas that meet the SLA (latency only improves with replicas, cost only grows),
+which `brute_force()` re-derives by evaluating every replica count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from gpuforge import catalog
+from gpuforge.catalog import Gpu, InstanceType
+from gpuforge.errors import Problem, SpecError
+from gpuforge.plan import NodePoolPlan, Plan, ServingPlan
+from gpuforge.sizing.memory import VLLM_QUANTIZATION, MemoryEstimate, MemoryInputs, estimate_memory
+from gpuforge.sizing.models import ResolvedModel, resolve
+from gpuforge.sizing.performance import Layout, Performance, Workload, predict
+from gpuforge.sizing.versions import VLLM_VERSION, engine_constants
+from gpuforge.spec import DeploymentSpec, region_for
+
+HOURS_PER_MONTH = 730.0
+MAX_REPLICAS = 64
+# gpuforge precision -> (vLLM --dtype, memory-model quantization)
+PRECISIONS = {
+    "bf16": ("bfloat16", "none"),
+    "fp16": ("float16", "none"),
+    "fp8": ("auto", "fp8"),
+    "int8": ("auto", "int8"),
+    "int4-awq": ("float16", "int4-awq"),
+    "int4-gptq": ("float16", "int4-gptq"),
+    "mxfp4": ("bfloat16", "mxfp4"),
+}
+_TP_SIZES = (1, 2, 4, 8)
+
+
+class NoFeasiblePlan(SpecError):
+    """Nothing in the catalog meets the spec; names the binding constraint and near misses."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    cloud: str
+    region: str
+    instance: InstanceType
+    nodes_per_replica: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    precision: str
+    kv_cache_dtype: str
+    replicas: int
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tensor_parallel * self.pipeline_parallel
+
+    @property
+    def replicas_per_node(self) -> int:
+        if self.nodes_per_replica > 1:
+            return 1
+        return max(1, self.instance.gpu_count // self.gpus_per_replica)
+
+    @property
+    def nodes(self) -> int:
+        if self.nodes_per_replica > 1:
+            return self.nodes_per_replica * self.replicas
+        return math.ceil(self.replicas / self.replicas_per_node)
+
+    def layout_key(self) -> tuple:
+        return (self.cloud, self.region, self.instance.name, self.nodes_per_replica, self.tensor_parallel, self.pipeline_parallel, self.precision, self.kv_cache_dtype)
+
+    def describe(self) -> str:
+        nodes = f"{self.nodes_per_replica} nodes x " if self.nodes_per_replica > 1 else ""
+        return (
+            f"{self.cloud} {self.region} {nodes}{self.instance.name} TP{self.tensor_parallel}xPP{self.pipeline_parallel} "
+            f"{self.precision} kv={self.kv_cache_dtype} x{self.replicas} replica(s)"
+        )
+
+
+@dataclass
+class Evaluation:
+    candidate: Candidate
+    feasible: bool
+    reasons: list[str]
+    kinds: set[str]  # memory | fabric | engine | ttft | itl | budget | capacity | price
+    cost_per_hour: float
+    memory: MemoryEstimate | None = None
+    performance: Performance | None = None
+    price_as_of: str | None = None
+    price_region: str | None = None
+    max_model_len: int = 0
+    max_num_seqs: int = 0
+    per_replica_concurrency: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cost_per_month(self) -> float:
+        return self.cost_per_hour * HOURS_PER_MONTH
+
+    def sort_key(self) -> tuple:
+        ttft = self.performance.ttft_p95_ms if self.performance else float("inf")
+        return (round(self.cost_per_month, 6), self.candidate.nodes, ttft, self.candidate.describe())
+
+
+@dataclass
+class PlanResult:
+    spec: DeploymentSpec
+    model: ResolvedModel
+    chosen: Evaluation
+    alternatives: list[Evaluation]
+    rejected: list[Evaluation]
+    considered: int
+
+    def to_plan(self) -> Plan:
+        return build_plan(self)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def default_max_model_len(spec: DeploymentSpec, model: ResolvedModel) -> int:
+    """The context to serve: the spec's, else twice the typical request, at least 4096."""
+    if spec.workload.max_model_len:
+        return spec.workload.max_model_len
+    want = max(4096, 2 * (spec.workload.input_tokens + spec.workload.output_tokens))
+    want = math.ceil(want / 1024) * 1024
+    return min(want, model.arch.max_position_embeddings)
+
+
+def allowed_precisions(spec: DeploymentSpec, model: ResolvedModel) -> list[str]:
+    asked = spec.model.precisions()
+    if asked:
+        return asked
+    return [model.checkpoint_precision]
+
+
+def engine_rule_problems(model: ResolvedModel, tp: int, pp: int) -> list[str]:
+    """The divisibility rules vLLM enforces at start-up for a TP x PP layout."""
+    a = model.arch
+    out = []
+    if a.num_heads % tp:
+        out.append(f"TP={tp} does not divide the {a.num_heads} attention heads")
+    if not a.is_mla and a.num_kv_heads % tp and tp % a.num_kv_heads:
+        out.append(f"TP={tp} and the {a.num_kv_heads} KV heads do not divide each other")
+    if pp > a.num_layers:
+        out.append(f"PP={pp} exceeds the {a.num_layers} layers")
+    return out
+
+
+def candidates(spec: DeploymentSpec, model: ResolvedModel) -> Iterator[Candidate]:
+    """Every layout (with replicas=1) the spec allows, before any feasibility check."""
+    t = spec.target
+    clouds = ["aws", "azure"] if t.cloud == "either" else [t.cloud]
+    families = {f.lower() for f in (t.instance_families or [])}
+    types = set(t.instance_types or [])
+    for cloud in clouds:
+        region = region_for(t, cloud)
+        for inst in catalog.all_instances(cloud):
+            if families and inst.family.lower() not in families:
+                continue
+            if types and inst.name not in types:
+                continue
+            g = inst.gpu_count
+            layouts: list[tuple[int, int, int]] = []
+            for tp in _TP_SIZES:
+                for pp in (1, 2, 4):
+                    if tp * pp <= g and g % (tp * pp) == 0:
+                        layouts.append((1, tp, pp))
+            if inst.node_fabric != "none" or g >= 8:
+                for n in range(2, t.max_nodes_per_replica + 1):
+                    layouts.append((n, g, n))
+            for n, tp, pp in layouts:
+                for prec in allowed_precisions(spec, model):
+                    for kv in spec.model.kv_dtypes():
+                        yield Candidate(cloud, region, inst, n, tp, pp, prec, kv, 1)
+
+
+_MEMO: dict[tuple, Any] = {}
+
+
+def _memo(key: tuple, fn, *args):
+    """Memoise pure sizing calls by a key of plain values (models hold unhashable dicts)."""
+    try:
+        return _MEMO[key]
+    except KeyError:
+        if len(_MEMO) > 200_000:
+            _MEMO.clear()
+        value = _MEMO[key] = fn(*args)
+        return value
+
+
+def _memory(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str, kv: str, max_model_len: int, util: float, max_num_seqs: int) -> MemoryEstimate:
+    key = ("mem", id(model), gpu.id, tp, pp, prec, kv, max_model_len, util, max_num_seqs)
+    return _memo(key, _memory_uncached, model, gpu, tp, pp, prec, kv, max_model_len, util, max_num_seqs)
+
+
+def _memory_uncached(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str, kv: str, max_model_len: int, util: float, max_num_seqs: int) -> MemoryEstimate:
+    dtype, quant = PRECISIONS[prec]
+    if gpu.architecture == "turing" and dtype == "bfloat16":
+        dtype = "float16"  # no bf16 on Turing: vLLM serves such checkpoints in fp16
+    return estimate_memory(
+        model.arch,
+        gpu,
+        MemoryInputs(tensor_parallel=tp, pipeline_parallel=pp, max_model_len=max_model_len, gpu_memory_utilization=util, dtype=dtype, quantization=quant, kv_cache_dtype=kv, max_num_seqs=max_num_seqs),
+    )
+
+
+def _performance(model: ResolvedModel, layout: Layout, workload: Workload, mem: MemoryEstimate) -> Performance:
+    key = ("perf", id(model), layout, workload, id(mem))
+    return _memo(key, predict, model, layout, workload, mem)
+
+
+def _engine_max_num_seqs(gpu: Gpu, per_replica: int) -> int:
+    """max_num_seqs: twice the planned per-replica load (bursts), within vLLM's default."""
+    default = _default_seqs(gpu)
+    return min(default, max(16, math.ceil(2 * per_replica / 16) * 16))
+
+
+def _default_seqs(gpu: Gpu) -> int:
+    k = engine_constants()
+    big = gpu.memory_gib >= k.large_gpu_threshold_gib and not gpu.id.startswith("a100")
+    return k.max_num_seqs_large if big else k.max_num_seqs_small
+
+
+def _price(inst: InstanceType, region: str) -> tuple[float | None, str | None, str | None]:
+    p = inst.price(region)
+    if p is None and inst.prices:
+        p = inst.prices[0]  # the catalog's reference region; reported as such in the plan
+    if p is None:
+        return None, None, None
+    return p.usd_per_hour, p.as_of, p.region
+
+
+def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evaluation:
+    """Decide one candidate: feasible or not, with every reason."""
+    inst, gpu = c.instance, catalog.get_gpu(c.instance.gpu)
+    reasons: list[str] = []
+    kinds: set[str] = set()
+    price, as_of, price_region = _price(inst, c.region)
+    cost = (price or 0.0) * c.nodes
+    ev = Evaluation(c, False, reasons, kinds, cost, price_as_of=as_of, price_region=price_region)
+    if price is None:
+        reasons.append(f"{inst.name} has no price in the catalog")
+        kinds.add("price")
+    elif price_region != c.region:
+        ev.notes.append(f"price from {price_region} (the catalog has none for {c.region})")
+
+    # engine rules and fabric
+    for r in engine_rule_problems(model, c.tensor_parallel, c.pipeline_parallel):
+        reasons.append(r)
+        kinds.add("engine")
+    if c.nodes_per_replica > 1:
+        if inst.node_fabric == "none":
+            reasons.append(f"{inst.name} has neither EFA nor InfiniBand for pipeline stages across nodes")
+            kinds.add("fabric")
+        if spec.sla.spread_zones:
+            reasons.append("multi-node replicas stay in one zone; spread_zones would need one pool per zone")
+            kinds.add("fabric")
+        if spec.target.capacity_type == "capacity-block" and spec.target.capacity_block_instance_count and c.nodes > spec.target.capacity_block_instance_count:
+            reasons.append(f"{c.nodes} nodes exceed the capacity block's {spec.target.capacity_block_instance_count}")
+            kinds.add("capacity")
+    # precision support
+    if c.precision in ("bf16",) and gpu.architecture == "turing":
+        ev.notes.append("T4 has no bf16: served in fp16")
+    if c.kv_cache_dtype == "fp8" and gpu.architecture == "turing":
+        reasons.append("fp8 KV cache needs Ampere or newer")
+        kinds.add("engine")
+    ckpt = model.checkpoint_precision
+    if ckpt not in ("bf16", "fp16") and c.precision != ckpt:
+        reasons.append(f"the checkpoint ships in {ckpt}; {c.precision} needs another checkpoint")
+        kinds.add("engine")
+    # capacity type
+    ct = spec.target.capacity_type
+    if ct == "spot" and not inst.spot:
+        reasons.append(f"{inst.name} is not offered as spot")
+        kinds.add("capacity")
+    if ct == "capacity-block" and (c.cloud != "aws" or not inst.capacity_blocks):
+        reasons.append(f"{inst.name} is not sold as an EC2 capacity block")
+        kinds.add("capacity")
+    if ct == "spot":
+        ev.notes.append("spot prices vary; cost shown at the on-demand price (a ceiling)")
+
+    # replicas and availability
+    if c.replicas < spec.sla.min_replicas:
+        reasons.append(f"{c.replicas} replica(s) < sla.min_replicas {spec.sla.min_replicas}")
+        kinds.add("availability")
+
+    # memory
+    per_replica = math.ceil(spec.workload.peak_concurrency / c.replicas)
+    max_model_len = default_max_model_len(spec, model)
+    seqs = _engine_max_num_seqs(gpu, per_replica)
+    mem = _memory(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype, max_model_len, spec.serving.gpu_memory_utilization, seqs)
+    ev.memory, ev.max_model_len, ev.max_num_seqs, ev.per_replica_concurrency = mem, max_model_len, seqs, per_replica
+    if not mem.fits:
+        reasons += [f"memory: {p}" for p in mem.problems]
+        kinds.add("memory")
+    else:
+        need = per_replica * (spec.workload.input_tokens + spec.workload.output_tokens)
+        if mem.kv_cache_tokens < need:
+            reasons.append(
+                f"memory: KV cache holds {mem.kv_cache_tokens} tokens, {per_replica} concurrent requests need {need}"
+            )
+            kinds.add("memory")
+        # SLA
+        rate = spec.workload.requests_per_second / c.replicas if spec.workload.requests_per_second else None
+        layout = Layout(
+            gpu=gpu,
+            tensor_parallel=c.tensor_parallel,
+            pipeline_parallel=c.pipeline_parallel,
+            quantization=PRECISIONS[c.precision][1],
+            kv_cache_dtype=c.kv_cache_dtype,
+            gpus_per_node=inst.gpu_count,
+            node_fabric=inst.node_fabric,
+        )
+        perf = _performance(model, layout, Workload(spec.workload.input_tokens, spec.workload.output_tokens, concurrency=None if rate else per_replica, request_rate=rate), mem)
+        ev.performance = perf
+        if perf.ttft_p95_ms > spec.sla.ttft_p95_ms:
+            reasons.append(f"TTFT p95 {_ms(perf.ttft_p95_ms)} > SLA {spec.sla.ttft_p95_ms:g} ms")
+            kinds.add("ttft")
+        itl_limit = spec.sla.itl_limit_ms()
+        if perf.itl_p95_ms > itl_limit:
+            reasons.append(f"ITL p95 {_ms(perf.itl_p95_ms)} > SLA {itl_limit:g} ms")
+            kinds.add("itl")
+    # budget
+    if spec.budget.max_monthly_usd is not None and price is not None and ev.cost_per_month > spec.budget.max_monthly_usd:
+        reasons.append(f"${ev.cost_per_month:,.0f}/month > budget ${spec.budget.max_monthly_usd:,.0f}")
+        kinds.add("budget")
+    ev.feasible = not reasons
+    return ev
+
+
+def _ms(v: float) -> str:
+    return "unbounded (overloaded)" if not math.isfinite(v) else f"{v:,.0f} ms"
+
+
+def _with_replicas(c: Candidate, r: int) -> Candidate:
+    return Candidate(c.cloud, c.region, c.instance, c.nodes_per_replica, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype, r)
+
+
+# kinds that more replicas can fix; every other kind stays whatever the replica count
+_REPLICA_FIXABLE = {"ttft", "itl", "memory", "availability"}
+
+
+def replica_ceiling(spec: DeploymentSpec) -> int:
+    """The most replicas any layout is tried with (one request per replica at peak)."""
+    return min(MAX_REPLICAS, max(spec.sla.min_replicas, spec.workload.peak_concurrency))
+
+
+def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate) -> tuple[Evaluation | None, Evaluation]:
+    """(cheapest feasible evaluation of this layout, the evaluation that explains a rejection).
+
+    Latency and KV demand per replica only fall as replicas are added, and cost only rises, so
+    the cheapest feasible replica count is the smallest one that meets everything but the
+    budget; replicas that fit on the nodes already paid for are then free, and the tie-break
+    (lower TTFT) picks among them.
+    """
+    top = replica_ceiling(spec)
+
+    def ok(ev: Evaluation) -> bool:
+        return not (ev.kinds - {"budget"})
+
+    first = evaluate(spec, model, _with_replicas(base, 1))
+    if ok(first):
+        lo_ev = first
+    else:
+        if first.kinds - _REPLICA_FIXABLE:
+            return None, first
+        last = evaluate(spec, model, _with_replicas(base, top))
+        if not ok(last):
+            return None, last
+        lo, hi, lo_ev = 1, top, last
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            ev = evaluate(spec, model, _with_replicas(base, mid))
+            if ok(ev):
+                hi, lo_ev = mid, ev
+            else:
+                lo = mid
+    # same node count, more replicas: same cost, lower load per replica
+    r_min = lo_ev.candidate.replicas
+    nodes = lo_ev.candidate.nodes
+    best = lo_ev
+    r = r_min + 1
+    while r <= top:
+        cand = _with_replicas(base, r)
+        if cand.nodes != nodes:
+            break
+        ev = evaluate(spec, model, cand)
+        if ok(ev) and ev.sort_key() < best.sort_key():
+            best = ev
+        r += 1
+    if not best.feasible:
+        return None, best
+    return best, best
+
+
+def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5) -> PlanResult:
+    """The cheapest feasible plan, the nearest alternatives and the rejected layouts."""
+    model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision)
+    feasible: list[Evaluation] = []
+    rejected: list[Evaluation] = []
+    considered = 0
+    for base in candidates(spec, model):
+        considered += 1
+        best, why = best_for_layout(spec, model, base)
+        if best is not None:
+            feasible.append(best)
+        else:
+            rejected.append(why)
+    if not feasible:
+        raise _no_plan(spec, rejected)
+    feasible.sort(key=Evaluation.sort_key)
+    chosen = feasible[0]
+    if chosen.candidate.nodes_per_replica > 1 and not spec.target.zone:
+        region = catalog.get_region(chosen.candidate.cloud, chosen.candidate.region)
+        raise SpecError(
+            f"deployment {spec.name!r}",
+            [
+                Problem(
+                    "target.zone",
+                    f"the cheapest plan ({chosen.candidate.describe()}) spans nodes over "
+                    f"{chosen.candidate.instance.node_fabric.upper()}, which needs all nodes of a replica in one zone; "
+                    "gpuforge does not guess it",
+                    f"set target.zone to the zone where you have capacity. Candidates: {', '.join(region.zones)}",
+                )
+            ],
+        )
+    n = len(feasible) if alternatives == "all" else int(alternatives)
+    rejected.sort(key=lambda e: (len(e.kinds), e.cost_per_month))
+    return PlanResult(spec, model, chosen, feasible[1 : 1 + n], rejected, considered)
+
+
+def brute_force(spec: DeploymentSpec, max_replicas: int | None = None) -> Evaluation | None:
+    """Evaluate every candidate at every replica count; the reference the planner must match."""
+    model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision)
+    top = max_replicas or replica_ceiling(spec)
+    best = None
+    for base in candidates(spec, model):
+        for r in range(1, top + 1):
+            ev = evaluate(spec, model, _with_replicas(base, r))
+            if ev.feasible and (best is None or ev.sort_key() < best.sort_key()):
+                best = ev
+    return best
+
+
+_FIX = {
+    "memory": "use a larger GPU or more GPUs per replica, allow fp8 (model.precision: [bf16, fp8]) or kv_cache_dtype fp8, or lower workload.max_model_len",
+    "ttft": "relax sla.ttft_p95_ms, shorten workload.input_tokens, or allow faster GPUs (target.instance_families)",
+    "itl": "relax sla.itl_p95_ms, allow fp8, or allow GPUs with more memory bandwidth",
+    "budget": "raise budget.max_monthly_usd or relax the SLA",
+    "fabric": "raise target.max_nodes_per_replica only with EFA/InfiniBand instance types, or pick a larger GPU",
+    "capacity": "change target.capacity_type or the allowed instance types",
+    "engine": "choose a precision the checkpoint ships in, or a TP size that divides the heads",
+    "price": "pick instance types that the catalog prices",
+    "availability": "lower sla.min_replicas",
+}
+
+
+def _no_plan(spec: DeploymentSpec, rejected: list[Evaluation]) -> NoFeasiblePlan:
+    counts: dict[str, int] = {}
+    for ev in rejected:
+        for k in ev.kinds:
+            counts[k] = counts.get(k, 0) + 1
+    if not rejected:
+        return NoFeasiblePlan(
+            f"deployment {spec.name!r}",
+            [Problem("target", "no catalog instance type matches the target's cloud, families and types", "widen target.instance_families / instance_types")],
+        )
+    binding = max(counts, key=lambda k: counts[k])
+    closest = sorted(rejected, key=lambda e: (len(e.kinds), e.cost_per_month))[:3]
+    problems = [
+        Problem(
+            _path(binding),
+            f"no candidate is feasible; the binding constraint is {binding} ({counts[binding]} of {len(rejected)} layouts fail it)",
+            _FIX[binding],
+        )
+    ]
+    for ev in closest:
+        problems.append(Problem("closest", f"{ev.candidate.describe()}: " + "; ".join(ev.reasons[:3])))
+    return NoFeasiblePlan(f"deployment {spec.name!r}", problems)
+
+
+def _path(kind: str) -> str:
+    return {
+        "memory": "workload.max_model_len",
+        "ttft": "sla.ttft_p95_ms",
+        "itl": "sla.itl_p95_ms",
+        "budget": "budget.max_monthly_usd",
+        "fabric": "target.max_nodes_per_replica",
+        "capacity": "target.capacity_type",
+        "engine": "model.precision",
+        "price": "target.instance_types",
+        "availability": "sla.min_replicas",
+    }[kind]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def summary(ev: Evaluation, model: ResolvedModel | None = None) -> dict[str, Any]:
+    """The `chosen` / alternative object of `gpuforge plan --format json`."""
+    c, perf, mem = ev.candidate, ev.performance, ev.memory
+    tokens_per_s = (perf.output_tokens_per_s * c.replicas) if perf else 0.0
+    out: dict[str, Any] = {
+        "cloud": c.cloud,
+        "region": c.region,
+        "instance_type": c.instance.name,
+        "gpu": c.instance.gpu,
+        "gpus_per_node": c.instance.gpu_count,
+        "nodes_per_replica": c.nodes_per_replica,
+        "nodes": c.nodes,
+        "tensor_parallel": c.tensor_parallel,
+        "pipeline_parallel": c.pipeline_parallel,
+        "replicas": c.replicas,
+        "precision": c.precision,
+        "quantization": VLLM_QUANTIZATION[PRECISIONS[c.precision][1]] if model is None or model.checkpoint_precision in ("bf16", "fp16") else None,
+        "kv_cache_dtype": c.kv_cache_dtype,
+        "max_model_len": ev.max_model_len,
+        "max_num_seqs": ev.max_num_seqs,
+        "fabric": c.instance.node_fabric if c.nodes_per_replica > 1 else "none",
+        "cost_per_hour": round(ev.cost_per_hour, 4),
+        "cost_per_month": round(ev.cost_per_month, 2),
+        "cost_per_million_tokens": round(ev.cost_per_hour / (tokens_per_s * 3600) * 1e6, 4) if tokens_per_s else None,
+        "price_date": ev.price_as_of,
+        "price_region": ev.price_region,
+        "predicted": {
+            "ttft_p95_ms": round(perf.ttft_p95_ms, 1) if perf else None,
+            "itl_p95_ms": round(perf.itl_p95_ms, 2) if perf else None,
+            "ttft_ms": round(perf.ttft_ms, 1) if perf else None,
+            "itl_ms": round(perf.itl_ms, 2) if perf else None,
+            "output_tokens_per_s": round(tokens_per_s, 1),
+            "per_replica_concurrency": ev.per_replica_concurrency,
+            "limited_by": perf.limited_by if perf else None,
+        },
+        "memory": {
+            "weights_gib_per_gpu": mem.weights_gib,
+            "kv_cache_gib_per_gpu": mem.kv_cache_gib,
+            "kv_cache_tokens": mem.kv_cache_tokens,
+            "max_concurrency_at_max_model_len": mem.max_concurrency,
+            "activation_peak_gib": mem.activation_peak_gib,
+            "non_torch_gib": mem.non_torch_gib,
+            "gpu_memory_gib": mem.total_gpu_memory_gib,
+        } if mem else None,
+        "notes": ev.notes,
+    }
+    return out
+
+
+def build_plan(result: PlanResult) -> Plan:
+    """Turn the chosen evaluation into the pools and serving layout the components build."""
+    spec, ev, model = result.spec, result.chosen, result.model
+    c = ev.candidate
+    inst = c.instance
+    per_node = c.replicas_per_node
+    max_replicas = spec.target.max_replicas or max(c.replicas * 2, spec.sla.min_replicas)
+    nodes_for = (lambda r: r * c.nodes_per_replica) if c.nodes_per_replica > 1 else (lambda r: math.ceil(r / per_node))
+    zone = spec.target.zone
+    region = catalog.get_region(c.cloud, c.region)
+    zones = (zone,) if zone else region.zones[: 3 if spec.sla.spread_zones else len(region.zones)]
+    fabric = inst.node_fabric if c.nodes_per_replica > 1 else "none"
+    pool_name = f"{spec.name}-{inst.family.lower().replace('_', '-')}"[:40].rstrip("-")
+    labels = {"gpuforge.io/pool": pool_name, "gpuforge.io/gpu": inst.gpu, "gpuforge.io/deployment": spec.name}
+    capacity = spec.target.capacity_type
+    pool = NodePoolPlan(
+        name=pool_name,
+        cloud=c.cloud,  # type: ignore[arg-type]
+        region=c.region,
+        instance_type=inst.name,
+        gpu=inst.gpu,
+        gpus_per_node=inst.gpu_count,
+        nodes_per_replica=c.nodes_per_replica,
+        desired_nodes=nodes_for(c.replicas),
+        min_nodes=nodes_for(spec.sla.min_replicas),
+        max_nodes=nodes_for(max_replicas),
+        capacity_type=capacity,  # type: ignore[arg-type]
+        zone=zone if (zone or c.nodes_per_replica > 1) else None,
+        zones=tuple(zones),
+        fabric=fabric,  # type: ignore[arg-type]
+        placement_group=c.nodes_per_replica > 1 and capacity not in ("capacity-block", "reserved"),
+        capacity_reservation_id=spec.target.capacity_reservation_id,
+        labels=labels,
+    )
+    dtype, quant = PRECISIONS[c.precision]
+    gpu = catalog.get_gpu(inst.gpu)
+    if gpu.architecture == "turing" and dtype == "bfloat16":
+        dtype = "float16"
+    engine_quant = VLLM_QUANTIZATION[quant] if model.checkpoint_precision in ("bf16", "fp16") else None
+    serving = ServingPlan(
+        name=spec.name,
+        model=model.hf_id,
+        served_model_name=spec.model.served_name or model.catalog_id or spec.name,
+        revision=spec.model.revision or model.revision,
+        tensor_parallel_size=c.tensor_parallel,
+        pipeline_parallel_size=c.pipeline_parallel,
+        nodes_per_replica=c.nodes_per_replica,
+        gpus_per_node=min(inst.gpu_count, c.gpus_per_replica),
+        max_model_len=ev.max_model_len,
+        max_num_seqs=ev.max_num_seqs,
+        max_num_batched_tokens=ev.memory.max_num_batched_tokens if ev.memory else 2048,
+        gpu_memory_utilization=spec.serving.gpu_memory_utilization,
+        dtype=dtype if c.precision in ("bf16", "fp16") else "auto",
+        quantization=engine_quant,
+        kv_cache_dtype=c.kv_cache_dtype,
+        replicas=c.replicas,
+        min_replicas=spec.sla.min_replicas,
+        max_replicas=max_replicas,
+        spread_zones=spec.sla.spread_zones,
+        weights_gib_total=ev.memory.weights_gib_total if ev.memory else 0.0,
+        per_replica_max_concurrency=max(1, ev.per_replica_concurrency),
+        ttft_p95_ms_sla=spec.sla.ttft_p95_ms,
+        itl_p95_ms_sla=spec.sla.itl_limit_ms(),
+        vllm_version=VLLM_VERSION,
+        fabric=fabric,  # type: ignore[arg-type]
+        cloud=c.cloud,  # type: ignore[arg-type]
+        pool_name=pool_name,
+        gpu=inst.gpu,
+        gpu_memory_gib=gpu.memory_gib,
+        cost_per_hour=round(ev.cost_per_hour, 4),
+        zones=tuple(zones),
+    )
+    return Plan(deployment=spec.name, node_pool=pool, serving=serving, summary=summary(ev, model))
