@@ -197,7 +197,7 @@ class Network(pulumi.ComponentResource):
             tags={**base, "Name": name},
             opts=child,
         )
-        igw = aws.ec2.InternetGateway(name, vpc_id=vpc.id, tags={**base, "Name": name}, opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={**base, "Name": name}, opts=child)
         public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags={**base, "Name": f"{name}-public"}, opts=child)
         aws.ec2.Route(
             f"{name}-public-internet",

@@ -368,9 +368,12 @@ class GpuNodePoolArgs:
 
     def _label_problems(self, out: list[Problem]) -> None:
         for key, value in self.labels.items():
-            if not LABEL_KEY.fullmatch(key) or key.startswith(("kubernetes.azure.com/", "gpuforge.io/")):
+            prefix = key.rpartition("/")[0]
+            reserved = prefix == "kubernetes.azure.com" or prefix.endswith(("kubernetes.io", "k8s.io"))
+            if not LABEL_KEY.fullmatch(key) or reserved:
                 out.append(Problem(self._p("labels"), f"{key!r} is not a label key this pool may set",
-                                   "use a DNS-prefixed key outside kubernetes.azure.com/ and gpuforge.io/"))
+                                   "use a key outside the kubernetes.azure.com, kubernetes.io and k8s.io prefixes, "
+                                   "which AKS and the kubelet reserve"))
             if not LABEL_VALUE.fullmatch(str(value)):
                 out.append(Problem(self._p("labels"), f"{key}={value!r} is not a label value",
                                    "use <= 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric"))

@@ -185,11 +185,18 @@ class ModelArch:
         return n
 
 
+# Fields a published config.json may omit because transformers' config class defaults them.
+_TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
+    # transformers Gemma3TextConfig
+    "gemma3_text": {"vocab_size": 262208, "head_dim": 256, "max_position_embeddings": 131072, "sliding_window": 4096, "sliding_window_pattern": 6},
+}
+
+
 def _text_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """Multimodal wrappers (Mistral3, Gemma3, Llama4) nest the LM under `text_config`."""
     inner = cfg.get("text_config")
     if isinstance(inner, dict) and "num_hidden_layers" in inner:
-        merged = dict(inner)
+        merged = {**_TRANSFORMERS_DEFAULTS.get(str(inner.get("model_type")), {}), **inner}
         for k in ("quantization_config", "torch_dtype", "tie_word_embeddings"):
             if k in cfg and k not in merged:
                 merged[k] = cfg[k]

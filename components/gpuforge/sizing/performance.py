@@ -32,21 +32,24 @@ class Efficiency:
     """Achievable fractions of datasheet peaks for one GPU generation under vLLM."""
 
     mfu: float  # prefill GEMM throughput / dense peak
+    mfu_decode: float  # decode-step GEMMs (M = running sequences) / dense peak
     mbu: float  # decode HBM read rate / datasheet bandwidth
     step_overhead_ms: float  # scheduler, sampling and launch gaps per engine step
 
 
 # Calibrated on ../shared/reference/vllm-startup-logs/throughput_points.jsonl (Hopper: the
-# vLLM fp8-KV blog's single-request ITL fit 6.44 ms + 4.37e-5 ms/token, and its c=8 runs).
+# vLLM fp8-KV blog's single-request ITL fit 6.44 ms + 4.37e-5 ms/token, and its c=8 runs;
+# mfu_decode from the large-batch points: MLPerf v5.0 8xH200 offline and vLLM PR 18566,
+# one value for every generation since no other generation has a large-batch point).
 # Other generations keep the Hopper values scaled by what their memory systems are known to
 # reach (GDDR6 parts reach a lower fraction of their bandwidth than HBM).
 EFFICIENCY: dict[str, Efficiency] = {
-    "hopper": Efficiency(mfu=0.55, mbu=0.87, step_overhead_ms=0.9),
-    "blackwell": Efficiency(mfu=0.50, mbu=0.85, step_overhead_ms=0.9),
-    "ampere": Efficiency(mfu=0.55, mbu=0.82, step_overhead_ms=1.1),
-    "ada": Efficiency(mfu=0.50, mbu=0.80, step_overhead_ms=1.1),
-    "turing": Efficiency(mfu=0.45, mbu=0.75, step_overhead_ms=1.5),
-    "cdna3": Efficiency(mfu=0.40, mbu=0.70, step_overhead_ms=1.3),
+    "hopper": Efficiency(mfu=0.55, mfu_decode=0.18, mbu=0.87, step_overhead_ms=0.9),
+    "blackwell": Efficiency(mfu=0.50, mfu_decode=0.18, mbu=0.85, step_overhead_ms=0.9),
+    "ampere": Efficiency(mfu=0.55, mfu_decode=0.18, mbu=0.82, step_overhead_ms=1.1),
+    "ada": Efficiency(mfu=0.50, mfu_decode=0.18, mbu=0.80, step_overhead_ms=1.1),
+    "turing": Efficiency(mfu=0.45, mfu_decode=0.18, mbu=0.75, step_overhead_ms=1.5),
+    "cdna3": Efficiency(mfu=0.40, mfu_decode=0.18, mbu=0.70, step_overhead_ms=1.3),
 }
 
 
@@ -177,7 +180,9 @@ class ReplicaModel:
         self.weight_bytes = w_rank
         self.active_params = model.params_active
         self.bw = gpu.memory_bandwidth_gbs * 1e9 * self.eff.mbu
-        self.flops = _peak_tflops(gpu, layout.quantization) * 1e12 * self.eff.mfu
+        peak = _peak_tflops(gpu, layout.quantization) * 1e12
+        self.flops = peak * self.eff.mfu
+        self.decode_flops = peak * self.eff.mfu_decode
         self.attn_flops_bf16 = gpu.bf16_tflops * 1e12 * self.eff.mfu
         # per-token, per-layer KV bytes on one TP rank, with each layer's window
         page_token = memory.page_size_bytes / memory.block_size
@@ -200,7 +205,7 @@ class ReplicaModel:
     def decode_step_s(self, batch: float, context: float) -> tuple[float, str]:
         mem = (self.weights_read(batch) + batch * self.kv_read_bytes(context)) / self.bw
         attn = 4 * batch * context * self.attn_dim * len(self.kv_layers) / self.tp
-        cmp = (2 * self.active_params * batch / self.tp) / self.flops + attn / self.attn_flops_bf16
+        cmp = (2 * self.active_params * batch / self.tp) / self.decode_flops + attn / self.attn_flops_bf16
         comm = 2 * self.arch.num_layers / self.pp * _allreduce_s(batch * self.act_bytes_per_token, self.tp, self.layout.gpu)
         comm *= self.pp  # every stage's layers are on the token's path
         hand = _handoff_s(batch * self.act_bytes_per_token, self.layout)
@@ -255,21 +260,20 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate) -
         return Performance(inf, inf, inf, inf, inf, 0.0, 0.0, 0.0, 0, prefill / MS, inf, 1.0, "kv-capacity")
 
     def steady(batch: float) -> tuple[float, float, float, float, str]:
-        """(ttft, itl, e2e, prefill-fraction, bound) at a running batch."""
+        """(ttft, itl, e2e, prefill-fraction, bound) with `batch` sequences running.
+
+        Each of the other batch-1 sequences brings one prompt per lifetime (e2e), and its
+        prefill time is folded into the decode steps everyone shares:
+            itl = step + itl * (batch - 1) * prefill / e2e,   e2e = ttft + O * itl
+        whose positive root is exact (a quadratic in itl), so it is monotone in the load.
+        """
         step, bound = rm.decode_step_s(batch, mean_ctx)
-        itl = step
-        e2e = prefill + O * itl
-        for _ in range(30):
-            lam = batch / e2e
-            # other sequences' prompts are folded into this sequence's decode steps
-            frac = min(0.95, lam * prefill * max(0.0, batch - 1) / batch)
-            itl = step / (1 - frac)
-            ttft = prefill + chunks * step
-            new = ttft + O * itl
-            if abs(new - e2e) < 1e-6:
-                break
-            e2e = new
-        return ttft, itl, e2e, frac, bound
+        ttft = prefill + chunks * step
+        others = max(0.0, batch - 1) * prefill
+        b = ttft - others - step * O
+        itl = (-b + math.sqrt(b * b + 4 * O * step * ttft)) / (2 * O)
+        e2e = ttft + O * itl
+        return ttft, itl, e2e, 1 - step / itl, bound
 
     if workload.request_rate:
         lam = workload.request_rate

@@ -1,0 +1,412 @@
+"""`GpuPlatform`: the cluster add-ons GPU serving needs, as pinned Helm releases."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from gpuforge.errors import Problem, SpecError
+from gpuforge.k8s import versions
+from gpuforge.k8s.manifests import (
+    DEFAULT_PROMETHEUS_URL,
+    KUBE_PROMETHEUS_STACK_RELEASE,
+    MANAGED_BY,
+    MONITORING_NAMESPACE,
+    POOL_LABEL,
+    dns_label_problems,
+    gpu_node_affinity,
+    node_tolerations,
+)
+from gpuforge.k8s.monitoring import DcgmTarget
+from gpuforge.plan import Cloud, NodePoolPlan, ServingPlan
+
+# Node daemons (device plugins, DCGM exporter) run in kube-system like the EKS and AKS docs
+# install them; operators get their own namespaces.
+SYSTEM_NAMESPACE = "kube-system"
+GPU_OPERATOR_NAMESPACE = "gpu-operator"
+NETWORK_OPERATOR_NAMESPACE = "network-operator"
+KEDA_NAMESPACE = "keda"
+LWS_NAMESPACE = "lws-system"
+
+# The RDMA shared device plugin resource (`rdma/<resourceName>`) every IB pod requests once: it
+# hands the pod all InfiniBand HCAs of the node; rdmaHcaMax = pods that may share them (the
+# value of the Azure AKS InfiniBand guide and the network-operator example).
+RDMA_RESOURCE = "rdma/ib"
+RDMA_HCA_MAX = 63
+# The network operator reconciles exactly one NicClusterPolicy, named this.
+NIC_CLUSTER_POLICY_NAME = "nic-cluster-policy"
+
+# How pools' node images relate to what must be installed (EKS UG ml-eks-optimized-ami and
+# ml-eks-k8s-device-plugin; AKS use-nvidia-gpu / gpuProfile.driver).
+_AWS_DEFAULT_AMI = "AL2023_x86_64_NVIDIA"
+_AZURE_DEFAULT_DRIVER = "Install"
+
+
+@dataclass
+class GpuPlatformArgs:
+    """What to install. Every add-on can be switched off when the cluster already has it.
+
+    Attributes:
+        cloud: `aws` or `azure`.
+        node_image_has_driver: the NVIDIA driver and container toolkit come with the node (EKS
+            AL2023 / Bottlerocket NVIDIA AMIs, AKS `gpuProfile.driver: Install`).
+        node_image_has_device_plugin: the node image runs the NVIDIA device plugin (Bottlerocket).
+        gpu_operator: use the NVIDIA GPU Operator; None = only when the nodes lack the driver.
+        device_plugin: install the NVIDIA device plugin (standalone, or as the operator's operand).
+        dcgm_exporter: install DCGM exporter (the operator's, when the operator is used).
+        efa: install the AWS EFA device plugin (`vpc.amazonaws.com/efa`).
+        infiniband_pools: AKS pools with InfiniBand: install the NVIDIA Network Operator and a
+            NicClusterPolicy exposing `rdma/ib` on their nodes.
+        install_doca_driver: let the NicClusterPolicy install NVIDIA's DOCA-OFED driver.
+        keda: install KEDA (autoscaling on Prometheus queries).
+        lws: install the LeaderWorkerSet controller (multi-node replicas).
+        kube_prometheus_stack: install Prometheus, Alertmanager, Grafana and kube-state-metrics.
+    """
+
+    cloud: Cloud
+    node_image_has_driver: bool = True
+    node_image_has_device_plugin: bool = False
+    gpu_operator: bool | None = None
+    device_plugin: bool = True
+    dcgm_exporter: bool = True
+    efa: bool = False
+    infiniband_pools: tuple[str, ...] = ()
+    install_doca_driver: bool = True
+    keda: bool = True
+    lws: bool = False
+    kube_prometheus_stack: bool = False
+    monitoring_namespace: str = MONITORING_NAMESPACE
+    tolerate_spot: bool = True
+
+    @property
+    def uses_gpu_operator(self) -> bool:
+        return (not self.node_image_has_driver) if self.gpu_operator is None else self.gpu_operator
+
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        if self.cloud not in ("aws", "azure"):
+            out.append(Problem("cloud", f"{self.cloud!r} is not a supported cloud", "use aws or azure"))
+        if self.efa and self.cloud != "aws":
+            out.append(Problem("efa", f"EFA exists only on AWS, cloud is {self.cloud!r}", "set efa: false"))
+        if self.infiniband_pools and self.cloud != "azure":
+            out.append(
+                Problem(
+                    "infiniband_pools",
+                    f"InfiniBand pools {list(self.infiniband_pools)} need AKS, cloud is {self.cloud!r}",
+                    "leave infiniband_pools empty on AWS (EFA pools use efa: true)",
+                )
+            )
+        for i, pool in enumerate(self.infiniband_pools):
+            out += dns_label_problems(f"infiniband_pools[{i}]", pool)
+        if not self.node_image_has_driver and self.gpu_operator is False:
+            out.append(
+                Problem(
+                    "gpu_operator",
+                    "the node image has no NVIDIA driver and the GPU operator is switched off: nothing installs it",
+                    "set gpu_operator: true (it installs driver and toolkit), or use a node image with the driver",
+                )
+            )
+        out += dns_label_problems("monitoring_namespace", self.monitoring_namespace)
+        return out
+
+    @classmethod
+    def from_plans(
+        cls,
+        pools: Sequence[NodePoolPlan],
+        servings: Sequence[ServingPlan] = (),
+        *,
+        node_image: str | None = None,
+        **overrides: Any,
+    ) -> "GpuPlatformArgs":
+        """The add-ons the planned pools and serving layouts need.
+
+        Args:
+            pools: every GPU pool of the cluster.
+            servings: the serving plans that will run on them.
+            node_image: AWS: the managed node group AMI type (default AL2023_x86_64_NVIDIA);
+                Azure: the pools' `gpuProfile.driver` (`Install`, the default, or `None`).
+            **overrides: any GpuPlatformArgs field, e.g. kube_prometheus_stack=True.
+        """
+        if not pools:
+            raise SpecError("GpuPlatform", [Problem("pools", "no GPU pools given", "pass the plan's node pools")])
+        clouds = {p.cloud for p in pools}
+        if len(clouds) > 1:
+            raise SpecError(
+                "GpuPlatform",
+                [Problem("pools", f"pools span clouds {sorted(clouds)}", "build one GpuPlatform per cluster")],
+            )
+        cloud = pools[0].cloud
+        has_driver, has_plugin = _node_image_facts(cloud, node_image)
+        multi_node = any(p.multi_node for p in pools) or any(s.nodes_per_replica > 1 for s in servings)
+        args = cls(
+            cloud=cloud,
+            node_image_has_driver=has_driver,
+            node_image_has_device_plugin=has_plugin,
+            efa=any(p.fabric == "efa" and p.multi_node for p in pools),
+            infiniband_pools=tuple(sorted(p.name for p in pools if p.fabric == "infiniband" and p.multi_node)),
+            lws=multi_node,
+        )
+        return replace(args, **overrides)
+
+
+def _node_image_facts(cloud: str, node_image: str | None) -> tuple[bool, bool]:
+    """(driver and toolkit on the node, device plugin on the node) for a node image."""
+    if cloud == "azure":
+        return (node_image or _AZURE_DEFAULT_DRIVER) == "Install", False
+    ami = (node_image or _AWS_DEFAULT_AMI).upper()
+    if ami.startswith("BOTTLEROCKET") and "NVIDIA" in ami:
+        return True, True
+    if (ami.startswith("AL2023") and "NVIDIA" in ami) or ami == "AL2_X86_64_GPU":
+        return True, False
+    return False, False  # CUSTOM or a non-GPU AMI: assume nothing is there
+
+
+class GpuPlatform(pulumi.ComponentResource):
+    """NVIDIA device plugin or GPU Operator, DCGM exporter, EFA / RDMA device plugins, KEDA,
+    LeaderWorkerSet and optionally kube-prometheus-stack, each a pinned `helm.v3.Release`.
+
+    `crd_dependencies` lists the releases that install CRDs the serving components use
+    (KEDA, LeaderWorkerSet, prometheus-operator); pass it to ModelServer / ServingMonitoring so
+    their custom resources are created after the CRDs exist.
+    """
+
+    releases: dict[str, k8s.helm.v3.Release]
+    crd_dependencies: list[pulumi.Resource]
+    dcgm_target: DcgmTarget | None
+    prometheus_url: str | None
+
+    def __init__(self, name: str, args: GpuPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        problems = args.problems()
+        if problems:
+            raise SpecError(f"GpuPlatform {name!r}", problems)
+        super().__init__("gpuforge:k8s:GpuPlatform", name, None, opts)
+        self._name = name
+        self._args = args
+        self._tolerations = node_tolerations(args.cloud, args.tolerate_spot)
+        self.releases = {}
+        self.crd_dependencies = []
+        self.dcgm_target = None
+        self.prometheus_url = None
+        namespaces: dict[str, k8s.core.v1.Namespace] = {}
+
+        def ns(namespace: str, privileged: bool = False) -> list[pulumi.Resource]:
+            if namespace == SYSTEM_NAMESPACE:
+                return []
+            if namespace not in namespaces:
+                labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+                if privileged:
+                    # Operands mount host paths and load kernel modules.
+                    labels["pod-security.kubernetes.io/enforce"] = "privileged"
+                namespaces[namespace] = k8s.core.v1.Namespace(
+                    f"{name}-ns-{namespace}",
+                    metadata={"name": namespace, "labels": labels},
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            return [namespaces[namespace]]
+
+        if args.uses_gpu_operator:
+            self._release(
+                "gpu-operator",
+                versions.GPU_OPERATOR_CHART,
+                GPU_OPERATOR_NAMESPACE,
+                self._gpu_operator_values(),
+                ns(GPU_OPERATOR_NAMESPACE, privileged=True),
+            )
+            if args.dcgm_exporter:
+                self.dcgm_target = DcgmTarget.gpu_operator(GPU_OPERATOR_NAMESPACE)
+        else:
+            if args.device_plugin and not args.node_image_has_device_plugin:
+                self._release(
+                    "nvidia-device-plugin",
+                    versions.NVIDIA_DEVICE_PLUGIN_CHART,
+                    SYSTEM_NAMESPACE,
+                    self._device_plugin_values(),
+                    [],
+                )
+            if args.dcgm_exporter:
+                self._release(
+                    "dcgm-exporter", versions.DCGM_EXPORTER_CHART, SYSTEM_NAMESPACE, self._dcgm_values(), []
+                )
+                self.dcgm_target = DcgmTarget.standalone(SYSTEM_NAMESPACE, "dcgm-exporter")
+
+        if args.efa:
+            self._release(
+                "aws-efa-k8s-device-plugin",
+                versions.EFA_DEVICE_PLUGIN_CHART,
+                SYSTEM_NAMESPACE,
+                {"tolerations": self._tolerations},
+                [],
+            )
+
+        if args.infiniband_pools:
+            operator = self._release(
+                "network-operator",
+                versions.NETWORK_OPERATOR_CHART,
+                NETWORK_OPERATOR_NAMESPACE,
+                self._network_operator_values(),
+                ns(NETWORK_OPERATOR_NAMESPACE, privileged=True),
+            )
+            self.nic_cluster_policy = k8s.apiextensions.CustomResource(
+                f"{name}-nic-cluster-policy",
+                api_version="mellanox.com/v1alpha1",
+                kind="NicClusterPolicy",
+                metadata={"name": NIC_CLUSTER_POLICY_NAME, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
+                spec=self.nic_cluster_policy_spec(),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
+            )
+
+        if args.keda:
+            keda = self._release("keda", versions.KEDA_CHART, KEDA_NAMESPACE, {}, ns(KEDA_NAMESPACE))
+            self.crd_dependencies.append(keda)
+
+        if args.lws:
+            lws = self._release("lws", versions.LWS_CHART, LWS_NAMESPACE, {}, ns(LWS_NAMESPACE))
+            self.crd_dependencies.append(lws)
+
+        if args.kube_prometheus_stack:
+            kps = self._release(
+                KUBE_PROMETHEUS_STACK_RELEASE,
+                versions.KUBE_PROMETHEUS_STACK_CHART,
+                args.monitoring_namespace,
+                self._kube_prometheus_stack_values(),
+                ns(args.monitoring_namespace, privileged=True),
+            )
+            self.crd_dependencies.append(kps)
+            if args.monitoring_namespace == MONITORING_NAMESPACE:
+                self.prometheus_url = DEFAULT_PROMETHEUS_URL
+            else:
+                self.prometheus_url = (
+                    f"http://{KUBE_PROMETHEUS_STACK_RELEASE}-prometheus.{args.monitoring_namespace}.svc:9090"
+                )
+
+        self.register_outputs(
+            {
+                "releases": {k: r.name for k, r in self.releases.items()},
+                "prometheus_url": self.prometheus_url,
+            }
+        )
+
+    # --- releases -----------------------------------------------------------------------
+    def _release(
+        self,
+        release: str,
+        chart: versions.HelmChart,
+        namespace: str,
+        values: dict[str, Any],
+        depends_on: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        r = k8s.helm.v3.Release(
+            f"{self._name}-{release}",
+            name=release,
+            chart=chart.chart,
+            version=chart.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo else None,
+            namespace=namespace,
+            values=values,
+            # Wait for the release's workloads (and admission webhooks) to be ready before the
+            # custom resources that depend on it are created.
+            skip_await=False,
+            timeout=900,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+        self.releases[release] = r
+        return r
+
+    def _gpu_daemon_placement(self) -> dict[str, Any]:
+        return {"affinity": gpu_node_affinity(), "tolerations": self._tolerations}
+
+    def _device_plugin_values(self) -> dict[str, Any]:
+        # The chart's default affinity needs NFD / GFD labels, which EKS and AKS nodes do not
+        # carry; select gpuforge GPU nodes by their pool label instead.
+        values = self._gpu_daemon_placement()
+        values["tolerations"] = [{"key": "CriticalAddonsOnly", "operator": "Exists"}] + self._tolerations
+        return values
+
+    def _dcgm_values(self) -> dict[str, Any]:
+        # ServingMonitoring owns the ServiceMonitor, so the chart's (which needs the
+        # prometheus-operator CRDs at install time) stays off.
+        return {"serviceMonitor": {"enabled": False}, **self._gpu_daemon_placement()}
+
+    def _gpu_operator_values(self) -> dict[str, Any]:
+        a = self._args
+        return {
+            # The network operator deploys NFD too; two NFD masters fight over labels.
+            "nfd": {"enabled": not a.infiniband_pools},
+            "driver": {"enabled": not a.node_image_has_driver},
+            "toolkit": {"enabled": not a.node_image_has_driver},
+            "devicePlugin": {"enabled": a.device_plugin and not a.node_image_has_device_plugin},
+            "dcgmExporter": {"enabled": a.dcgm_exporter, "serviceMonitor": {"enabled": False}},
+            "daemonsets": {"tolerations": self._tolerations},
+        }
+
+    def _network_operator_values(self) -> dict[str, Any]:
+        # The chart's default NodeFeatureRule labels every node with a Mellanox PCI function,
+        # which on Azure is every node with accelerated networking; the NicClusterPolicy
+        # selects the InfiniBand pools by name instead.
+        return {"nfd": {"enabled": True, "deployNodeFeatureRules": False}}
+
+    def nic_cluster_policy_spec(self) -> dict[str, Any]:
+        """The NicClusterPolicy spec: RDMA shared device plugin (and DOCA driver) on IB pools."""
+        repo, image, version = versions.RDMA_SHARED_DEVICE_PLUGIN_IMAGE
+        config = {
+            "configList": [
+                {
+                    "resourceName": RDMA_RESOURCE.split("/", 1)[1],
+                    "rdmaHcaMax": RDMA_HCA_MAX,
+                    "selectors": {"vendors": ["15b3"], "linkTypes": ["infiniband"]},
+                }
+            ]
+        }
+        spec: dict[str, Any] = {
+            "nodeAffinity": gpu_node_affinity(self._args.infiniband_pools)["nodeAffinity"],
+            "tolerations": self._tolerations,
+            "rdmaSharedDevicePlugin": {
+                "repository": repo,
+                "image": image,
+                "version": version,
+                "config": json.dumps(config, indent=2),
+            },
+        }
+        if self._args.install_doca_driver:
+            drepo, dimage, dversion = versions.DOCA_DRIVER_IMAGE
+            spec["ofedDriver"] = {
+                "repository": drepo,
+                "image": dimage,
+                "version": dversion,
+                "upgradePolicy": {
+                    "autoUpgrade": True,
+                    "maxParallelUpgrades": 1,
+                    "drain": {"enable": True, "force": True, "deleteEmptyDir": True, "timeoutSeconds": 300},
+                },
+            }
+        return spec
+
+    def _kube_prometheus_stack_values(self) -> dict[str, Any]:
+        return {
+            "fullnameOverride": KUBE_PROMETHEUS_STACK_RELEASE,
+            "prometheus": {
+                "prometheusSpec": {
+                    # Pick up monitors and rules from every namespace, whatever their labels.
+                    "serviceMonitorSelectorNilUsesHelmValues": False,
+                    "podMonitorSelectorNilUsesHelmValues": False,
+                    "ruleSelectorNilUsesHelmValues": False,
+                }
+            },
+            "grafana": {
+                "sidecar": {
+                    "dashboards": {
+                        "enabled": True,
+                        "label": "grafana_dashboard",
+                        "labelValue": "1",
+                        "searchNamespace": "ALL",
+                    }
+                }
+            },
+        }
+
+
+__all__ = ["GpuPlatform", "GpuPlatformArgs", "POOL_LABEL", "RDMA_RESOURCE"]

@@ -1,0 +1,71 @@
+"""Version-like defaults for `gpuforge.k8s`, in one place. All chosen 2026-11-21.
+
+Each chart pin is the newest release found in the upstream repository snapshot read on that
+date (tag, commit and the file the version was read from are given), with the Helm repository
+its own README installs from. Changing a pin changes what every stack installs, so bump them
+one at a time and read the chart's upgrade notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The serving image runs the vLLM release the memory estimator is calibrated to.
+from gpuforge.sizing.versions import VLLM_VERSION
+
+# vllm-project publishes the OpenAI-compatible server as `vllm/vllm-openai:v<version>`
+# (Docker Hub); its ENTRYPOINT is ["vllm", "serve"].
+VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    """A pinned Helm chart: `chart` is a name in `repo`, or a full `oci://` reference."""
+
+    chart: str
+    version: str
+    repo: str | None = None
+
+
+# NVIDIA/k8s-device-plugin tag v0.20.0 (460230bc, 2026-08-19),
+# deployments/helm/nvidia-device-plugin/Chart.yaml `version: "0.20.0"`.
+NVIDIA_DEVICE_PLUGIN_CHART = HelmChart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
+
+# NVIDIA/gpu-operator tag v26.7.0 (10ee5b36, 2026-08-20); the chart is published with the tag as
+# its version (README: `helm repo add nvidia https://helm.ngc.nvidia.com/nvidia`). The same tag
+# is the source of ../shared/crds/nvidia.com/clusterpolicy.yaml.
+GPU_OPERATOR_CHART = HelmChart("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com/nvidia")
+
+# NVIDIA/dcgm-exporter tag 4.5.3-4.8.2 (691c9276, 2026-05-06), deployment/Chart.yaml
+# `version: "4.8.2"`; repo from the project README (`helm repo add gpu-helm-charts ...`).
+DCGM_EXPORTER_CHART = HelmChart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
+
+# aws/eks-charts @52396092 (2026-08-03), stable/aws-efa-k8s-device-plugin/Chart.yaml
+# `version: v0.5.30` (appVersion v0.5.20); `helm repo add eks https://aws.github.io/eks-charts`.
+EFA_DEVICE_PLUGIN_CHART = HelmChart("aws-efa-k8s-device-plugin", "v0.5.30", "https://aws.github.io/eks-charts")
+
+# Mellanox/network-operator tag v26.4.1 (85afd6d9, 2026-07-24),
+# deployment/network-operator/Chart.yaml `version: 26.4.1` (the v26.7.0 tags are still rc).
+# The Azure AKS InfiniBand guide (Azure/aks-rdma-infiniband @700dabb) installs this chart line.
+NETWORK_OPERATOR_CHART = HelmChart("network-operator", "26.4.1", "https://helm.ngc.nvidia.com/nvidia")
+
+# Images the NicClusterPolicy deploys, from Mellanox/network-operator v26.4.1 hack/release.yaml
+# (`Mofed` and `RdmaSharedDevicePlugin`).
+DOCA_DRIVER_IMAGE = ("nvcr.io/nvidia/mellanox", "doca-driver", "doca3.4.1-26.04-1.1.0.0-1")
+RDMA_SHARED_DEVICE_PLUGIN_IMAGE = ("nvcr.io/nvidia/mellanox", "k8s-rdma-shared-dev-plugin", "network-operator-v26.4.1")
+
+# kedacore/charts tag v2.20.2 (cbb9bb8c, 2026-07-31), keda/Chart.yaml `version: 2.20.2`. The
+# same KEDA release is the source of ../shared/crds/keda.sh/*.yaml.
+KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
+
+# kubernetes-sigs/lws tag v0.10.0 (2161f38f, 2026-08-11): site/content/en/docs/installation
+# "Install by Helm" (`helm install lws oci://registry.k8s.io/lws/charts/lws --version=0.10.0`).
+# Same release as ../shared/crds/leaderworkerset.x-k8s.io/leaderworkerset.yaml.
+LWS_CHART = HelmChart("oci://registry.k8s.io/lws/charts/lws", "0.10.0")
+
+# prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3 (ea930bae, 2026-08-21),
+# charts/kube-prometheus-stack/Chart.yaml `version: 88.5.3` (prometheus-operator v0.93.1,
+# whose CRDs match ../shared/crds/monitoring.coreos.com at v0.93.0).
+KUBE_PROMETHEUS_STACK_CHART = HelmChart(
+    "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
+)
