@@ -9,7 +9,6 @@ versions, `aws.eks.getCluster` data for existing clusters; and it keeps each reg
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +139,3 @@ def pool_plan(**overrides: Any) -> NodePoolPlan:
 
 
 SUBNETS = {"us-east-1a": "subnet-0a", "us-east-1b": "subnet-0b", "us-east-1c": "subnet-0c"}
-
-
-def json_of(text: str) -> Any:
-    return json.loads(text)

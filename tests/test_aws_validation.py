@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_aws_mocks import SUBNETS, aws_mocks, pool_plan  # noqa: F401  (fixture)
+from test_aws_mocks import SUBNETS, aws_mocks  # noqa: F401  (fixture)
 
 from gpuforge.aws import EksCluster, EksClusterArgs, GpuNodePool, GpuNodePoolArgs, Network, NetworkArgs
 from gpuforge.errors import Problem, SpecError

@@ -8,21 +8,9 @@ from hypothesis import strategies as st
 
 from gpuforge.errors import SpecError
 from gpuforge.sizing.planner import NoFeasiblePlan, brute_force, evaluate, plan_deployment
-from gpuforge.spec import load_spec
+from tests_support import spec_of
 
 MODELS = ["llama-3.1-8b-instruct", "qwen2.5-14b-instruct", "mistral-7b-instruct-v0.3", "phi-4", "qwen3-30b-a3b", "gemma-2-9b-it"]
-
-
-def spec_of(model="llama-3.1-8b-instruct", I=1024, O=256, conc=16, ttft=2000, itl=80, cloud="aws", families=None, budget=None, min_replicas=1, precision=None, kv="auto", **extra):
-    raw = {
-        "name": "t",
-        "model": {"id": model, "kv_cache_dtype": kv, **({"precision": precision} if precision else {})},
-        "workload": {"input_tokens": I, "output_tokens": O, "peak_concurrency": conc},
-        "sla": {"ttft_p95_ms": ttft, "itl_p95_ms": itl, "min_replicas": min_replicas},
-        "target": {"cloud": cloud, **({"instance_families": families} if families else {}), **extra},
-        "budget": {"max_monthly_usd": budget} if budget else {},
-    }
-    return load_spec(raw)
 
 
 random_specs = st.builds(
@@ -73,7 +61,8 @@ def test_chosen_plan_fits_memory_and_keeps_tp_in_a_node(spec):
 
 
 def test_memory_infeasible_is_rejected_with_the_reason():
-    spec = spec_of(model="llama-3.1-70b-instruct", families=["g6"], cloud="aws", conc=4)
+    # 70B in bf16 is ~131 GiB: more than one L4 (22 GiB) or four (88 GiB)
+    spec = spec_of(model="llama-3.1-70b-instruct", cloud="aws", conc=4, instance_types=["g6.xlarge", "g6.4xlarge", "g6.12xlarge"])
     with pytest.raises(NoFeasiblePlan) as exc:
         plan_deployment(spec)
     first = exc.value.problems[0]
@@ -98,14 +87,20 @@ def test_budget_binding():
 
 
 def test_pipeline_across_nodes_needs_a_fabric():
-    spec = spec_of(model="llama-3.1-405b-instruct", families=["g6e"], conc=1, ttft=60000, itl=2000, max_nodes_per_replica=2, precision=["fp8"])
-    result = None
-    try:
-        result = plan_deployment(spec)
-    except NoFeasiblePlan as exc:
-        assert "memory" in str(exc) or "fabric" in str(exc)
-    if result:
-        assert result.chosen.candidate.instance.node_fabric != "none" or result.chosen.candidate.nodes_per_replica == 1
+    from gpuforge import catalog
+    from gpuforge.sizing.planner import Candidate
+
+    # 405B at fp8 (~380 GiB) does not fit one 8x L40S node (8 x 44 GiB); two nodes over EFA do
+    spec = spec_of(model="llama-3.1-405b-instruct", families=["g6e"], conc=2, ttft=60000, itl=2000,
+                   max_nodes_per_replica=2, precision=["fp8"], zone="us-east-1a")
+    chosen = plan_deployment(spec).chosen.candidate
+    assert chosen.nodes_per_replica == 2 and chosen.instance.node_fabric == "efa"
+    assert chosen.tensor_parallel == 8 and chosen.pipeline_parallel == 2
+    # the same layout on an instance without EFA/InfiniBand is refused with the reason
+    nc = catalog.get_instance("Standard_NC96ads_A100_v4")
+    azure = spec_of(model="llama-3.1-405b-instruct", cloud="azure", conc=2, precision=["fp8"], max_nodes_per_replica=2)
+    ev = evaluate(azure, plan_deployment.__globals__["resolve"]("llama-3.1-405b"), Candidate("azure", "eastus", nc, 2, 4, 2, "fp8", "auto", 1))
+    assert "fabric" in ev.kinds and any("neither EFA nor InfiniBand" in r for r in ev.reasons)
 
 
 def test_multi_node_plan_without_zone_is_a_spec_error_listing_zones():

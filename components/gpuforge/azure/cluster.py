@@ -220,6 +220,10 @@ class AksCluster(pulumi.ComponentResource):
 
     cluster_name: pulumi.Output[str]
     resource_group_name: pulumi.Output[str]
+    location: str
+    existing: bool
+    managed_cluster: containerservice.ManagedCluster | None
+    node_resource_group: pulumi.Output[str | None]
     oidc_issuer_url: pulumi.Output[str | None]
     kubelet_identity_object_id: pulumi.Output[str | None]
     kubeconfig: pulumi.Output[str]
@@ -233,6 +237,7 @@ class AksCluster(pulumi.ComponentResource):
             raise SpecError(f"AksCluster {name!r}", problems)
         super().__init__("gpuforge:azure:AksCluster", name, None, opts)
         self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
+        self.location = args.location
         self.existing = args.existing
         self.preconditions = []
 
@@ -253,7 +258,7 @@ class AksCluster(pulumi.ComponentResource):
                 " (InfiniBand pools are planned; without the feature their nodes may land on different IB networks)"
             )
 
-        self.managed_cluster: containerservice.ManagedCluster | None = None
+        self.managed_cluster = None
         if args.existing:
             found = containerservice.get_managed_cluster_output(
                 resource_group_name=args.resource_group_name,

@@ -83,12 +83,13 @@ class GpuNodePoolArgs:
         capacity_reservation_group_id: an on-demand capacity reservation group to draw from.
         gpu_driver: `Install` (AKS installs the NVIDIA driver) or `None` (the GPU operator does).
         mig_profile: MIG instance profile (`MIG1g` .. `MIG7g`) on MIG-capable GPUs.
-        os_disk_type / os_disk_size_gb: Ephemeral (on the local temp disk) or Managed; None
-            lets AKS size an Ephemeral disk to the whole temp disk (the model cache then lives
-            on local SSD with the container images).
+        os_disk_type: `Ephemeral` (on the local temp disk), `Managed`, or None for AKS's choice.
+        os_disk_size_gb: None lets AKS size an Ephemeral disk to the whole temp disk, so the
+            container images and the model cache (emptyDir) live on local SSD.
         max_pods: pods per node (AKS default with Azure CNI overlay: 250).
         os_sku: `Ubuntu` or `AzureLinux` (InfiniBand needs Ubuntu).
-        vnet_subnet_id: node subnet; None uses the cluster's.
+        vnet_subnet_id: node subnet. A cluster on its own VNet needs one in that VNet; None
+            only suits clusters whose VNet AKS manages.
         labels / tags: extra node labels and scale set tags.
     """
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import fields
 from functools import cache
 from importlib import resources
@@ -101,14 +102,30 @@ def all_models() -> list[CatalogModel]:
 
 
 def nearest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The closest candidates to a misspelt id, best first (case-insensitive)."""
-    cands = list(candidates)
-    lowered = {c.lower(): c for c in cands}
-    hits = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.4)
-    if not hits:  # substring fallback: "llama-70b" -> every id that contains "70b"
-        tail = word.lower().split("/")[-1]
-        hits = [c for c in lowered if any(part and part in c for part in tail.split("-") if len(part) > 2)][:n]
-    return [lowered[h] for h in hits]
+    """The closest candidates to a misspelt id, best first (case-insensitive).
+
+    Scores blend the edit similarity of the whole id with the share of its parts
+    ("llama", "3.1", "405b") that the candidate contains, so a size or version the user got
+    right outweighs a suffix they got wrong.
+    """
+    w = word.lower().split("/")[-1]
+    parts = [p for p in re.split(r"[-_/ ]", w) if p]
+    scored = []
+    for c in dict.fromkeys(candidates):
+        lc = c.lower().split("/")[-1]
+        ratio = difflib.SequenceMatcher(None, w, lc).ratio()
+        share = sum(1 for p in parts if p in lc) / len(parts) if parts else 0.0
+        score = 0.5 * ratio + 0.5 * share
+        if score >= 0.45:
+            scored.append((score, c))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    out: list[str] = []
+    for _, c in scored:
+        if c.lower() not in {o.lower() for o in out}:
+            out.append(c)
+        if len(out) == n:
+            break
+    return out
 
 
 def get_gpu(gpu_id: str) -> Gpu:

@@ -99,6 +99,11 @@ def dns_label_problems(path: str, value: str, max_len: int = 63) -> list[Problem
     return []
 
 
+def promql_str(value: str) -> str:
+    """A PromQL string literal body (backslashes and double quotes escaped)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def flag_value(args: list[str] | tuple[str, ...], flag: str) -> str | None:
     """The value following `flag` in an argv list (`--flag value` or `--flag=value`)."""
     for i, a in enumerate(args):

@@ -15,6 +15,7 @@ from gpuforge.k8s.manifests import (
     PROMETHEUS_SELECTOR_LABELS,
     dns_label_problems,
     instance_labels,
+    promql_str as _q,
     selector_labels,
 )
 from gpuforge.plan import ServingPlan
@@ -63,11 +64,6 @@ class DcgmTarget:
     def gpu_operator(cls, namespace: str = "gpu-operator") -> "DcgmTarget":
         """The GPU Operator's operand (assets/state-dcgm-exporter/0400_service.yaml)."""
         return cls(namespace, {"app": "nvidia-dcgm-exporter"}, "gpu-metrics")
-
-
-def _q(value: str) -> str:
-    """A PromQL string literal body (backslashes and quotes escaped)."""
-    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _num(x: float) -> str:

@@ -171,7 +171,9 @@ def candidates(spec: DeploymentSpec, model: ResolvedModel) -> Iterator[Candidate
                 for pp in (1, 2, 4):
                     if tp * pp <= g and g % (tp * pp) == 0:
                         layouts.append((1, tp, pp))
-            if inst.node_fabric != "none" or g >= 8:
+            # replicas span nodes only from full 8-GPU nodes (one TP group per node, PP across
+            # nodes); instances without EFA/InfiniBand are still listed so the reason is shown
+            if g >= 8:
                 for n in range(2, t.max_nodes_per_replica + 1):
                     layouts.append((n, g, n))
             for n, tp, pp in layouts:
