@@ -137,7 +137,7 @@ def test_system_node_group_on_demand_al2023_with_imdsv2(aws_mocks):
 
 def test_admin_access_entries(aws_mocks):
     new_cluster(aws_mocks, "c8", admin_principal_arns=[ADMIN, "arn:aws:iam::123456789012:user/ops"])
-    entries = aws_mocks.of_type("aws:eks/accessEntry:AccessEntry")
+    entries = sorted(aws_mocks.of_type("aws:eks/accessEntry:AccessEntry"), key=lambda e: e.name)
     assert [(e.name, e.inputs["principalArn"], e.inputs["type"]) for e in entries] == [
         ("c8-admin-0", ADMIN, "STANDARD"),
         ("c8-admin-1", "arn:aws:iam::123456789012:user/ops", "STANDARD"),

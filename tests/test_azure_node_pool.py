@@ -70,9 +70,10 @@ def test_single_gpu_pool_spreads_zones_and_autoscales(pulumi_mocks):
     assert i["availabilityZones"] == ["1", "2", "3"]
     assert i["nodeTaints"] == ["nvidia.com/gpu=present:NoSchedule"]
     assert i["nodeLabels"] == {
+        "nvidia.com/gpu.present": "true",
         "gpuforge.io/pool": "llama-8b-a100",
         "gpuforge.io/gpu": "a100-80gb-pcie",
-        "gpuforge.io/fabric-domain": "none",
+        "gpuforge.io/fabric-domain": "none",  # replicas spread over three zones
     }
     assert i["gpuProfile"] == {"driver": "Install"}
     assert i["scaleSetPriority"] == "Regular"
@@ -100,6 +101,7 @@ def test_single_a10_pool_has_ephemeral_os_disk(pulumi_mocks):
     assert "minCount" not in i and "maxCount" not in i
     assert i["availabilityZones"] == ["3"]
     assert i["nodeLabels"]["gpuforge.io/gpu"] == "a10"
+    assert i["nodeLabels"]["gpuforge.io/fabric-domain"] == "eastus2-3"  # one zone
     assert pool.quota_family == "StandardNVADSA10v5Family"
     assert pool.model_cache_disk == "os-ephemeral"
 
@@ -113,7 +115,7 @@ def test_eight_gpu_nd_single_node_pool(pulumi_mocks):
     assert i["availabilityZones"] == ["1"]
     assert i["osDiskType"] == "Ephemeral"
     assert i["nodeLabels"]["gpuforge.io/gpu"] == "h100-80gb"
-    assert i["nodeLabels"]["gpuforge.io/fabric-domain"] == "none"
+    assert i["nodeLabels"]["gpuforge.io/fabric-domain"] == "eastus-1"
     assert "proximityPlacementGroupID" not in i
     assert pool.infiniband is False
     assert pool.quota_family == "standardNDSH100v5Family"
@@ -187,6 +189,7 @@ def test_reserved_capacity_and_max_pods_and_plan_labels(pulumi_mocks):
     assert i["maxPods"] == 60
     assert i["vnetSubnetID"] == "subnet-id"
     assert i["nodeLabels"]["team"] == "inference"
+    assert i["nodeLabels"]["gpuforge.io/fabric-domain"] == "h100"  # the reservation group
     assert i["scaleSetPriority"] == "Regular"
 
 
@@ -196,10 +199,11 @@ def test_planner_labels_are_kept_and_gpuforge_labels_win(pulumi_mocks):
     pool = build("np-labels", nd_single_node(name="llama-70b-ndisrh100v5", labels=labels))
     pulumi_mocks.wait(pool, pool.agent_pool)
     assert pulumi_mocks.one(AGENT_POOL, "np-labels").inputs["nodeLabels"] == {
+        "nvidia.com/gpu.present": "true",
         "gpuforge.io/pool": "llama-70b-ndisrh100v5",
         "gpuforge.io/gpu": "h100-80gb",
         "gpuforge.io/deployment": "llama-70b",
-        "gpuforge.io/fabric-domain": "none",
+        "gpuforge.io/fabric-domain": "eastus-1",
     }
 
 

@@ -144,3 +144,12 @@ def test_tied_embeddings_are_counted_once():
     tied = est(dict(LLAMA8B, tie_word_embeddings=True), max_model_len=4096)
     untied = est(LLAMA8B, max_model_len=4096)
     assert untied.weights_gib - tied.weights_gib == pytest.approx(128256 * 4096 * 2 / 2**30, rel=0.01)
+
+
+@pytest.mark.parametrize("model_id", [m.id for m in catalog.all_models()])
+def test_every_catalog_model_parses_and_counts_its_parameters(model_id):
+    # the architecture formulas reproduce the catalog's exact parameter counts
+    m = resolve(model_id)
+    assert m.arch.params_total == pytest.approx(m.params_total, rel=0.005)
+    e = estimate_memory(m.arch, catalog.get_gpu("h200"), MemoryInputs(tensor_parallel=8, max_model_len=4096, quantization=m.checkpoint_precision if m.checkpoint_precision not in ("bf16", "fp16") else "none"))
+    assert e.weights_gib > 0 and e.kv_bytes_per_token > 0

@@ -199,14 +199,30 @@ class GpuNodePoolArgs:
         except KeyError:
             return None
 
+    def fabric_domain(self) -> str:
+        """The `gpuforge.io/fabric-domain` label: nodes sharing it are close on the network.
+
+        InfiniBand links the VMs of one scale set, and a placement group holds one pool, so
+        for those the agent pool is the domain; then a capacity reservation group; then the
+        one zone (`<region>-<zone>`, as AWS zone names read); else "none". Same rules as
+        gpuforge.aws.
+        """
+        if self.infiniband or self.proximity_placement_group:
+            return self.name
+        if self.capacity_reservation_group_id:
+            return _label_value(self.capacity_reservation_group_id.rsplit("/", 1)[-1])
+        if len(self.zones) == 1:
+            return f"{self.region}-{self.zones[0]}"
+        return "none"
+
     def node_labels(self) -> dict[str, str]:
         inst = self.instance()
-        fabric_domain = self.name if self.infiniband else "none"
         return {
             **dict(self.labels),
+            "nvidia.com/gpu.present": "true",
             "gpuforge.io/pool": _label_value(self.pool or self.name),
             "gpuforge.io/gpu": inst.gpu if inst else "unknown",
-            "gpuforge.io/fabric-domain": fabric_domain,
+            "gpuforge.io/fabric-domain": self.fabric_domain(),
         }
 
     def node_taints(self) -> list[str]:

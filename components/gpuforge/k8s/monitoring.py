@@ -21,7 +21,7 @@ from gpuforge.k8s.manifests import (
 from gpuforge.plan import ServingPlan
 
 # Histogram bucket edges (seconds) of vLLM's latency metrics, from vllm/v1/metrics/loggers.py
-# (PrometheusStatLogger). A burn-rate alert counts requests above the largest edge <= the SLA.
+# (PrometheusStatLogger). Burn-rate alerts count requests above the SLA from these buckets.
 TTFT_BUCKETS_S = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
     2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
@@ -75,10 +75,26 @@ def _le(edge: float) -> str:
     return repr(float(edge))
 
 
-def bucket_at_or_below(sla_s: float, buckets: Sequence[float]) -> float | None:
-    """The largest histogram edge <= the SLA (counting requests above it never misses a breach)."""
-    edges = [b for b in buckets if b <= sla_s + 1e-12]
-    return max(edges) if edges else None
+def bucket_weights(sla_s: float, buckets: Sequence[float]) -> list[tuple[float, float]]:
+    """(bucket edge, weight) pairs whose weighted bucket rates estimate the requests <= the SLA.
+
+    Exact when the SLA is a bucket edge; otherwise linear interpolation between the two
+    neighbouring edges (the estimate `histogram_quantile` makes). Below the smallest edge the
+    lower neighbour is 0 s (no request is faster); above the largest, the largest edge.
+    """
+    edges = sorted(buckets)
+    for e in edges:
+        if abs(e - sla_s) < 1e-12:
+            return [(e, 1.0)]
+    if sla_s > edges[-1]:
+        return [(edges[-1], 1.0)]
+    hi = min(e for e in edges if e > sla_s)
+    lower = [e for e in edges if e < sla_s]
+    if not lower:
+        return [(hi, round(sla_s / hi, 6))]
+    lo = max(lower)
+    f = round((sla_s - lo) / (hi - lo), 6)
+    return [(lo, round(1 - f, 6)), (hi, f)]
 
 
 @dataclass
@@ -263,16 +279,18 @@ def alert_rules(a: ServingMonitoringArgs) -> list[dict[str, Any]]:
             f"the SLA is {sla_ms:g} ms.",
             advice,
         )
-        edge = bucket_at_or_below(sla_s, buckets)
-        if edge is None:
-            continue  # the SLA is below vLLM's smallest bucket: only the quantile alert applies
+        weights = bucket_weights(sla_s, buckets)
+        edges_ms = " and ".join(f"{e * 1000:g} ms" for e, _ in weights)
         for tier, burn, long_w, short_w, severity, for_ in BURN_WINDOWS:
             limit = _num(burn * ERROR_BUDGET)
 
             def slow_ratio(window: str) -> str:
                 total = f"sum(rate({metric}_count{{{v}}}[{window}]))"
-                fast = f'sum(rate({metric}_bucket{{{v}, le="{_le(edge)}"}}[{window}]))'
-                return f"(({total} - {fast}) / {total})"
+                within = " + ".join(
+                    f'sum(rate({metric}_bucket{{{v}, le="{_le(e)}"}}[{window}]))' + ("" if w == 1 else f" * {_num(w)}")
+                    for e, w in weights
+                )
+                return f"(({total} - ({within})) / {total})"
 
             rule(
                 f"VLLM{short}ErrorBudget{tier}",
@@ -280,9 +298,9 @@ def alert_rules(a: ServingMonitoringArgs) -> list[dict[str, Any]]:
                 for_,
                 severity,
                 f"{a.name} burns its {long} error budget {burn:g}x too fast",
-                f"More than {float(limit):.0%} of requests took over {edge * 1000:g} ms to the "
-                f"{'first token' if short == 'TTFT' else 'next token'} over the last {long_w} and {short_w} "
-                f"(SLA: p95 <= {sla_ms:g} ms, i.e. at most 5% slower; bucket edge {edge * 1000:g} ms) for {where}.",
+                f"More than {float(limit):.0%} of requests to {where} had a {long} above the {sla_ms:g} ms "
+                f"SLA over the last {long_w} and {short_w}; the SLA allows 5% (p95). Counted from vLLM's "
+                f"histogram buckets at {edges_ms}.",
                 advice,
             )
 
@@ -479,4 +497,4 @@ class ServingMonitoring(pulumi.ComponentResource):
         self.register_outputs({"rule_name": self.rule_name})
 
 
-__all__ = ["DcgmTarget", "ServingMonitoring", "ServingMonitoringArgs", "alert_rules", "bucket_at_or_below"]
+__all__ = ["DcgmTarget", "ServingMonitoring", "ServingMonitoringArgs", "alert_rules", "bucket_weights"]

@@ -165,6 +165,19 @@ class ModelArch:
         return attn + norms + mlp, attn + norms + mlp, 0
 
     @cached_property
+    def expert_params(self) -> int:
+        """Parameters in routed experts (what a decode step reads only in part)."""
+        return sum(self.layer_params(i)[2] for i in range(self.num_layers))
+
+    @cached_property
+    def attention_groups(self) -> tuple[tuple[AttentionKind, int | None, int], ...]:
+        """(kind, window, layer count) per attention type, in first-seen order."""
+        counts: dict[tuple[AttentionKind, int | None], int] = {}
+        for la in self.layers:
+            counts[(la.kind, la.window)] = counts.get((la.kind, la.window), 0) + 1
+        return tuple((k, w, n) for (k, w), n in counts.items())
+
+    @cached_property
     def embedding_params(self) -> int:
         return self.vocab_size * self.hidden_size
 
@@ -189,15 +202,17 @@ class ModelArch:
 _TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
     # transformers Gemma3TextConfig
     "gemma3_text": {"vocab_size": 262208, "head_dim": 256, "max_position_embeddings": 131072, "sliding_window": 4096, "sliding_window_pattern": 6},
+    # transformers MistralConfig (LLaVA-NeXT nests a bare {"model_type": "mistral"})
+    "mistral": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072},
 }
 
 
 def _text_config(cfg: dict[str, Any]) -> dict[str, Any]:
     """Multimodal wrappers (Mistral3, Gemma3, Llama4) nest the LM under `text_config`."""
     inner = cfg.get("text_config")
-    if isinstance(inner, dict) and "num_hidden_layers" in inner:
+    if isinstance(inner, dict) and ("num_hidden_layers" in inner or str(inner.get("model_type")) in _TRANSFORMERS_DEFAULTS):
         merged = {**_TRANSFORMERS_DEFAULTS.get(str(inner.get("model_type")), {}), **inner}
-        for k in ("quantization_config", "torch_dtype", "tie_word_embeddings"):
+        for k in ("quantization_config", "torch_dtype", "tie_word_embeddings", "vocab_size"):
             if k in cfg and k not in merged:
                 merged[k] = cfg[k]
         return merged

@@ -122,49 +122,54 @@ def _linear_bytes(params: float, quant: str, dtype_bytes: int) -> float:
     return params * (_QUANT_BYTES[quant] if quant != "none" else dtype_bytes)
 
 
+def _layer_weight_bytes(arch: ModelArch, tp: int, quant: str, dtype_bytes: int, moe: bool) -> float:
+    """Bytes one GPU holds for one decoder layer (dense or MoE MLP)."""
+    h = arch.hidden_size
+    kvh = kv_heads_per_gpu(arch, tp)
+    if arch.is_mla:
+        qk_head = arch.qk_nope_head_dim + arch.qk_rope_head_dim
+        replicated = h * (arch.kv_lora_rank + arch.qk_rope_head_dim)  # kv_a (ReplicatedLinear)
+        sharded = arch.kv_lora_rank * arch.num_heads * (arch.qk_nope_head_dim + arch.v_head_dim)
+        sharded += arch.num_heads * arch.v_head_dim * h
+        if arch.q_lora_rank:
+            replicated += h * arch.q_lora_rank
+            sharded += arch.q_lora_rank * arch.num_heads * qk_head
+        else:
+            sharded += h * arch.num_heads * qk_head
+        attn_linear = replicated + sharded / tp
+        small = arch.kv_lora_rank + arch.q_lora_rank
+    else:
+        q_o = 2 * h * arch.num_heads * arch.head_dim / tp
+        kv = 2 * h * kvh * arch.head_dim
+        attn_linear = q_o + kv
+        small = (arch.num_heads / tp + 2 * kvh) * arch.head_dim if (arch.qkv_bias or arch.attention_bias) else 0
+    attn_quant = "none" if quant == "mxfp4" else quant  # mxfp4 checkpoints quantize experts only
+    total = _linear_bytes(attn_linear, attn_quant, dtype_bytes) + small * dtype_bytes
+    if moe:
+        expert = arch.num_experts * 3 * h * arch.moe_intermediate_size / tp
+        shared = 3 * h * arch.shared_expert_intermediate_size / tp
+        router = h * arch.num_experts  # replicated, kept in 16-bit
+        total += _linear_bytes(expert, quant, dtype_bytes)
+        total += _linear_bytes(shared, attn_quant, dtype_bytes) + router * dtype_bytes
+        if arch.expert_bias:
+            total += arch.num_experts * (2 * arch.moe_intermediate_size / tp + h) * dtype_bytes
+    else:
+        width = arch.dense_intermediate_size or arch.intermediate_size
+        if arch.gated_mlp:
+            total += _linear_bytes(3 * h * width / tp, attn_quant, dtype_bytes)
+        else:
+            total += _linear_bytes(2 * h * width / tp, attn_quant, dtype_bytes) + (width / tp + h) * dtype_bytes
+    return total + 2 * h * dtype_bytes  # the two RMSNorms
+
+
 def stage_weight_bytes(arch: ModelArch, tp: int, pp: int, stage: int, quant: str, dtype_bytes: int, vocab_padding: int) -> float:
     """Bytes of weights one GPU of PP stage `stage` holds."""
     h = arch.hidden_size
-    kvh = kv_heads_per_gpu(arch, tp)
-    total = 0.0
-    for i in stage_layers(arch.num_layers, pp)[stage]:
-        # attention
-        if arch.is_mla:
-            qk_head = arch.qk_nope_head_dim + arch.qk_rope_head_dim
-            replicated = h * (arch.kv_lora_rank + arch.qk_rope_head_dim)  # kv_a (ReplicatedLinear)
-            sharded = arch.kv_lora_rank * arch.num_heads * (arch.qk_nope_head_dim + arch.v_head_dim)
-            sharded += arch.num_heads * arch.v_head_dim * h
-            if arch.q_lora_rank:
-                replicated += h * arch.q_lora_rank
-                sharded += arch.q_lora_rank * arch.num_heads * qk_head
-            else:
-                sharded += h * arch.num_heads * qk_head
-            attn_linear = replicated + sharded / tp
-            small = arch.kv_lora_rank + arch.q_lora_rank
-        else:
-            q_o = 2 * h * arch.num_heads * arch.head_dim / tp
-            kv = 2 * h * kvh * arch.head_dim
-            attn_linear = q_o + kv
-            small = (arch.num_heads / tp + 2 * kvh) * arch.head_dim if (arch.qkv_bias or arch.attention_bias) else 0
-        mlp_quant = quant
-        attn_quant = "none" if quant == "mxfp4" else quant  # mxfp4 checkpoints quantize experts only
-        total += _linear_bytes(attn_linear, attn_quant, dtype_bytes) + small * dtype_bytes
-        # MLP
-        if arch.moe_layers and arch.moe_layers[i]:
-            expert = arch.num_experts * 3 * h * arch.moe_intermediate_size / tp
-            shared = 3 * h * arch.shared_expert_intermediate_size / tp
-            router = h * arch.num_experts  # replicated, kept in 16-bit
-            total += _linear_bytes(expert, mlp_quant, dtype_bytes)
-            total += _linear_bytes(shared, attn_quant, dtype_bytes) + router * dtype_bytes
-            if arch.expert_bias:
-                total += arch.num_experts * (2 * arch.moe_intermediate_size / tp + h) * dtype_bytes
-        else:
-            width = arch.dense_intermediate_size or arch.intermediate_size
-            if arch.gated_mlp:
-                total += _linear_bytes(3 * h * width / tp, attn_quant, dtype_bytes)
-            else:
-                total += _linear_bytes(2 * h * width / tp, attn_quant, dtype_bytes) + (width / tp + h) * dtype_bytes
-        total += 2 * h * dtype_bytes  # the two RMSNorms
+    layers = stage_layers(arch.num_layers, pp)[stage]
+    n_moe = sum(1 for i in layers if arch.moe_layers and arch.moe_layers[i])
+    total = n_moe * _layer_weight_bytes(arch, tp, quant, dtype_bytes, True) if n_moe else 0.0
+    if len(layers) - n_moe:
+        total += (len(layers) - n_moe) * _layer_weight_bytes(arch, tp, quant, dtype_bytes, False)
     vocab_rows = math.ceil(arch.vocab_size / vocab_padding) * vocab_padding
     embedding = math.ceil(vocab_rows / tp) * h * dtype_bytes
     if stage == 0:

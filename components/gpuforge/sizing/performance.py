@@ -175,8 +175,7 @@ class ReplicaModel:
         w_rank = memory.weights_gib_total * (1 << 30) / tp
         self.expert_fraction = 0.0
         if arch.is_moe:
-            expert_params = sum(arch.layer_params(i)[2] for i in range(arch.num_layers))
-            self.expert_fraction = expert_params / max(1, arch.params_total)
+            self.expert_fraction = arch.expert_params / max(1, arch.params_total)
         self.weight_bytes = w_rank
         self.active_params = model.params_active
         self.bw = gpu.memory_bandwidth_gbs * 1e9 * self.eff.mbu
@@ -186,14 +185,16 @@ class ReplicaModel:
         self.attn_flops_bf16 = gpu.bf16_tflops * 1e12 * self.eff.mfu
         # per-token, per-layer KV bytes on one TP rank, with each layer's window
         page_token = memory.page_size_bytes / memory.block_size
-        self.kv_layers = [(page_token, la.window if la.kind != "full" else None) for la in arch.layers]
+        # (bytes per token, window or None, layers) per attention type
+        self.kv_layers = [(page_token, w if k != "full" else None, n) for k, w, n in arch.attention_groups]
+        self.n_layers = arch.num_layers
         self.attn_dim = arch.num_heads * (arch.qk_nope_head_dim + arch.qk_rope_head_dim if arch.is_mla else arch.head_dim)
         self.full_layers = sum(1 for la in arch.layers if la.kind == "full")
         self.tp, self.pp = tp, pp
         self.act_bytes_per_token = arch.hidden_size * 2
 
     def kv_read_bytes(self, context: float) -> float:
-        return sum(b * (min(context, w) if w else context) for b, w in self.kv_layers)
+        return sum(n * b * (min(context, w) if w else context) for b, w, n in self.kv_layers)
 
     def weights_read(self, batch: float) -> float:
         if not self.expert_fraction:
@@ -204,7 +205,7 @@ class ReplicaModel:
 
     def decode_step_s(self, batch: float, context: float) -> tuple[float, str]:
         mem = (self.weights_read(batch) + batch * self.kv_read_bytes(context)) / self.bw
-        attn = 4 * batch * context * self.attn_dim * len(self.kv_layers) / self.tp
+        attn = 4 * batch * context * self.attn_dim * self.n_layers / self.tp
         cmp = (2 * self.active_params * batch / self.tp) / self.decode_flops + attn / self.attn_flops_bf16
         comm = 2 * self.arch.num_layers / self.pp * _allreduce_s(batch * self.act_bytes_per_token, self.tp, self.layout.gpu)
         comm *= self.pp  # every stage's layers are on the token's path
@@ -218,8 +219,8 @@ class ReplicaModel:
         # causal attention over the full-attention layers; windowed layers attend to <= window
         span = context_before + tokens / 2
         attn = 0.0
-        for _, w in self.kv_layers:
-            attn += 4 * tokens * (min(span, w) if w else span) * self.attn_dim / self.tp
+        for _, w, n in self.kv_layers:
+            attn += n * 4 * tokens * (min(span, w) if w else span) * self.attn_dim / self.tp
         compute = linear / self.flops + attn / self.attn_flops_bf16
         budget = max(1, self.memory.max_num_batched_tokens)
         chunks = math.ceil(tokens / budget)

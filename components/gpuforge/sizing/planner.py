@@ -10,6 +10,7 @@ which `brute_force()` re-derives by evaluating every replica count.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -104,7 +105,7 @@ class Evaluation:
 
     def sort_key(self) -> tuple:
         ttft = self.performance.ttft_p95_ms if self.performance else float("inf")
-        return (round(self.cost_per_month, 6), self.candidate.nodes, ttft, self.candidate.describe())
+        return (round(self.cost_per_month, 6), self.candidate.nodes, ttft, self.candidate.replicas, self.candidate.describe())
 
 
 @dataclass
@@ -115,6 +116,7 @@ class PlanResult:
     alternatives: list[Evaluation]
     rejected: list[Evaluation]
     considered: int
+    skipped: int = 0  # layouts never sized: their cheapest possible cost was already beaten
 
     def to_plan(self) -> Plan:
         return build_plan(self)
@@ -213,7 +215,8 @@ def _memory_uncached(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str
 
 
 def _performance(model: ResolvedModel, layout: Layout, workload: Workload, mem: MemoryEstimate) -> Performance:
-    key = ("perf", id(model), layout, workload, id(mem))
+    lay = (layout.gpu.id, layout.tensor_parallel, layout.pipeline_parallel, layout.quantization, layout.kv_cache_dtype, layout.gpus_per_node, layout.node_fabric)
+    key = ("perf", id(model), lay, workload.input_tokens, workload.output_tokens, workload.concurrency, workload.request_rate, id(mem))
     return _memo(key, predict, model, layout, workload, mem)
 
 
@@ -353,52 +356,72 @@ def replica_ceiling(spec: DeploymentSpec) -> int:
     return min(MAX_REPLICAS, max(spec.sla.min_replicas, spec.workload.peak_concurrency))
 
 
-def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate) -> tuple[Evaluation | None, Evaluation]:
-    """(cheapest feasible evaluation of this layout, the evaluation that explains a rejection).
+def physics_key(c: Candidate) -> tuple:
+    """What latency and memory depend on: instances that share it behave identically."""
+    i = c.instance
+    return (i.gpu, i.gpu_count, i.node_fabric, c.nodes_per_replica, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)
 
-    Latency and KV demand per replica only fall as replicas are added, and cost only rises, so
-    the cheapest feasible replica count is the smallest one that meets everything but the
-    budget; replicas that fit on the nodes already paid for are then free, and the tie-break
-    (lower TTFT) picks among them.
+
+def replicas_needed(spec: DeploymentSpec, model: ResolvedModel, base: Candidate) -> int | None:
+    """The replica count the cheapest feasible plan of this layout uses (None: none works).
+
+    Memory per replica and latency only improve as replicas are added, so the smallest count
+    that meets the replica-fixable constraints (memory, SLA, min_replicas) is the cheapest;
+    cost, budget and capacity-block size only get worse with more replicas. Replicas that fit
+    on the nodes already paid for are free, so among those the lowest p95 TTFT wins (the
+    planner's tie-break).
     """
     top = replica_ceiling(spec)
 
-    def ok(ev: Evaluation) -> bool:
-        return not (ev.kinds - {"budget"})
+    def ok(r: int) -> Evaluation | None:
+        ev = evaluate(spec, model, _with_replicas(base, r))
+        return None if ev.kinds & _REPLICA_FIXABLE else ev
 
-    first = evaluate(spec, model, _with_replicas(base, 1))
-    if ok(first):
-        lo_ev = first
-    else:
-        if first.kinds - _REPLICA_FIXABLE:
-            return None, first
-        last = evaluate(spec, model, _with_replicas(base, top))
-        if not ok(last):
-            return None, last
-        lo, hi, lo_ev = 1, top, last
+    best = ok(1)
+    if best is None:
+        if ok(top) is None:
+            return None
+        lo, hi = 1, top
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            ev = evaluate(spec, model, _with_replicas(base, mid))
-            if ok(ev):
-                hi, lo_ev = mid, ev
-            else:
+            if ok(mid) is None:
                 lo = mid
-    # same node count, more replicas: same cost, lower load per replica
-    r_min = lo_ev.candidate.replicas
-    nodes = lo_ev.candidate.nodes
-    best = lo_ev
-    r = r_min + 1
-    while r <= top:
-        cand = _with_replicas(base, r)
-        if cand.nodes != nodes:
-            break
-        ev = evaluate(spec, model, cand)
-        if ok(ev) and ev.sort_key() < best.sort_key():
+            else:
+                hi = mid
+        best = ok(hi)
+        assert best is not None
+    # replicas on nodes already paid for are free and lower the load per replica; latency only
+    # falls with load, so the most replicas those nodes hold give the lowest p95 TTFT, and the
+    # fewest replicas with that same per-replica load win the remaining tie
+    r_min, nodes = best.candidate.replicas, best.candidate.nodes
+    r_max = r_min
+    while r_max < top and _with_replicas(base, r_max + 1).nodes == nodes:
+        r_max += 1
+    if r_max == r_min:
+        return r_min
+    if spec.workload.requests_per_second:
+        candidates_r = [r_max]
+    else:
+        peak = spec.workload.peak_concurrency
+        candidates_r = [max(r_min, math.ceil(peak / math.ceil(peak / r_max))), r_max]
+    for r in candidates_r:
+        ev = ok(r)
+        if ev is not None and ev.sort_key()[2:4] < best.sort_key()[2:4]:
             best = ev
-        r += 1
-    if not best.feasible:
-        return None, best
-    return best, best
+    return best.candidate.replicas
+
+
+def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate, memo: dict | None = None) -> tuple[Evaluation | None, Evaluation]:
+    """(cheapest feasible evaluation of this layout, the evaluation that explains a rejection)."""
+    key = physics_key(base)
+    if memo is not None and key in memo:
+        r = memo[key]
+    else:
+        r = replicas_needed(spec, model, base)
+        if memo is not None:
+            memo[key] = r
+    ev = evaluate(spec, model, _with_replicas(base, r or replica_ceiling(spec)))
+    return (ev if ev.feasible else None), ev
 
 
 def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5) -> PlanResult:
@@ -407,11 +430,25 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5) -> PlanRe
     feasible: list[Evaluation] = []
     rejected: list[Evaluation] = []
     considered = 0
-    for base in candidates(spec, model):
+    memo: dict[tuple, int | None] = {}
+    want = None if alternatives == "all" else int(alternatives) + 1
+    # cheapest first by a lower bound on cost (the nodes min_replicas needs): once `want`
+    # feasible plans cost less than the next layout's floor, nothing later can displace them
+    layouts = sorted(((_cost_floor(spec, c), i, c) for i, c in enumerate(candidates(spec, model))), key=lambda t: (t[0], t[1]))
+    skipped = 0
+    cheapest: list[float] = []  # max-heap (negated) of the `want` lowest feasible costs
+    for floor, _, base in layouts:
         considered += 1
-        best, why = best_for_layout(spec, model, base)
+        if want is not None and len(cheapest) >= want and floor * HOURS_PER_MONTH > -cheapest[0]:
+            skipped += 1
+            continue
+        best, why = best_for_layout(spec, model, base, memo)
         if best is not None:
             feasible.append(best)
+            if want is not None:
+                heapq.heappush(cheapest, -best.cost_per_month)
+                if len(cheapest) > want:
+                    heapq.heappop(cheapest)
         else:
             rejected.append(why)
     if not feasible:
@@ -434,7 +471,15 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5) -> PlanRe
         )
     n = len(feasible) if alternatives == "all" else int(alternatives)
     rejected.sort(key=lambda e: (len(e.kinds), e.cost_per_month))
-    return PlanResult(spec, model, chosen, feasible[1 : 1 + n], rejected, considered)
+    return PlanResult(spec, model, chosen, feasible[1 : 1 + n], rejected, considered, skipped)
+
+
+def _cost_floor(spec: DeploymentSpec, c: Candidate) -> float:
+    """Dollars per hour this layout costs at the least: the nodes min_replicas needs."""
+    price, _, _ = _price(c.instance, c.region)
+    if price is None:
+        return float("inf")
+    return price * _with_replicas(c, max(1, spec.sla.min_replicas)).nodes
 
 
 def brute_force(spec: DeploymentSpec, max_replicas: int | None = None) -> Evaluation | None:
