@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+import jsonschema
 import pytest
 
 import k8s_validation as kv
@@ -147,23 +149,18 @@ def test_gpu_operator_installs_driver_only_when_the_image_lacks_it(pulumi_mocks)
     assert "dcgm-exporter" not in releases(pulumi_mocks, "op-custom")  # the operator's operand instead
 
 
-def test_gpu_operator_values_are_clusterpolicy_fields():
+def test_gpu_operator_values_are_clusterpolicy_fields(pulumi_mocks):
     """The chart copies these value blocks into the ClusterPolicy spec: check them against its CRD."""
+    build(pulumi_mocks, "op-cp", GpuPlatformArgs.from_plans([ND_IB], node_image="None"))
+    values = releases(pulumi_mocks, "op-cp")["gpu-operator"]["values"]
     schema = kv.crd_schemas()[("nvidia.com", "v1", "ClusterPolicy")]["properties"]["spec"]
-    platform_values = GpuPlatform._gpu_operator_values  # values only depend on args
-
-    class _Fake:
-        _args = GpuPlatformArgs(cloud="azure", node_image_has_driver=False, infiniband_pools=("ib",))
-        _tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-
-    values = platform_values(_Fake())
     for block in ("driver", "toolkit", "devicePlugin", "dcgmExporter", "daemonsets"):
-        spec = {block: values[block]}
-        errors = [e.message for e in __import__("jsonschema").Draft4Validator(
+        validator = jsonschema.Draft4Validator(
             {"type": "object", "properties": {block: schema["properties"][block]}, "additionalProperties": False}
-        ).iter_errors(spec)]
+        )
+        errors = [e.message for e in validator.iter_errors({block: values[block]})]
         assert errors == [], (block, errors)
-    assert values["nfd"] == {"enabled": False}  # the network operator runs NFD
+    assert values["nfd"] == {"enabled": False}  # the network operator runs NFD on InfiniBand clusters
 
 
 def test_azure_infiniband_pools_get_network_operator_and_rdma(pulumi_mocks):
@@ -176,8 +173,11 @@ def test_azure_infiniband_pools_get_network_operator_and_rdma(pulumi_mocks):
     assert kv.unwrap(ncp.inputs)["metadata"]["name"] == "nic-cluster-policy"
     term = spec["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
     assert term == {"matchExpressions": [{"key": "gpuforge.io/pool", "operator": "In", "values": ["ndv5-ib"]}]}
-    assert '"resourceName": "ib"' in spec["rdmaSharedDevicePlugin"]["config"]
-    assert '"linkTypes": [\n        "infiniband"' in spec["rdmaSharedDevicePlugin"]["config"]
+    config = json.loads(spec["rdmaSharedDevicePlugin"]["config"])["configList"]
+    # `rdma/ib`: every InfiniBand HCA (Mellanox vendor 15b3, IB link) of the node, shared by pods
+    assert config == [
+        {"resourceName": "ib", "rdmaHcaMax": 63, "selectors": {"vendors": ["15b3"], "linkTypes": ["infiniband"]}}
+    ]
     assert spec["ofedDriver"]["image"] == "doca-driver"
     # AKS Spot pools carry their own taint; the daemons must tolerate it.
     spot = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}

@@ -40,6 +40,7 @@ class NodePoolPlan:
     fabric: Fabric = "none"
     placement_group: bool = False
     capacity_reservation_id: str | None = None
+    capacity_block_instance_count: int | None = None
     spot_max_price: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
 

@@ -103,6 +103,10 @@ class ClusterSpec(_Strict):
     resource_group: str | None = Field(None, description="Azure: resource group of an existing cluster.")
     public_endpoint_cidrs: list[str] = Field(default_factory=list, description="Empty: private API endpoint only.")
     admin_principals: list[str] = Field(default_factory=list, description="IAM ARNs / Entra object ids given admin.")
+    vpc_id: str | None = Field(None, description="AWS, existing cluster: the VPC of its node subnets.")
+    subnet_ids_by_zone: dict[str, str] = Field(default_factory=dict, description="AWS, existing cluster: private subnet id per zone.")
+    subnet_id: str | None = Field(None, description="Azure, existing network: the node subnet id.")
+    kube_prometheus_stack: bool = Field(False, description="Install Prometheus, Alertmanager and Grafana (for teams without one).")
 
 
 class ServingSpec(_Strict):

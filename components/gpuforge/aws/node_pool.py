@@ -162,6 +162,7 @@ class GpuNodePoolArgs:
             zones=tuple(pool.zones),
             capacity_type=pool.capacity_type,
             capacity_reservation_id=pool.capacity_reservation_id,
+            capacity_block_instance_count=pool.capacity_block_instance_count,
             spot_max_price=pool.spot_max_price,
             efa=pool.fabric == "efa",
             placement_group=pool.placement_group,

@@ -16,18 +16,18 @@ from types import MappingProxyType
 # was found). Standard support runs 14 months from the EKS release.
 EKS_KUBERNETES_VERSION = "1.36"
 
-# EKS user guide, managing-coredns ("CoreDNS versions" table, row 1.36), ja_jp rendering of
-# docs.aws.amazon.com/eks/latest/userguide/managing-coredns.md.
+# EKS user guide, "CoreDNS versions" table, row 1.36 (docs.aws.amazon.com/ja_jp/eks/latest/
+# userguide/managing-coredns.md, the newest rendering found).
 COREDNS_VERSION = "v1.14.3-eksbuild.3"
-# EKS user guide, managing-kube-proxy ("kube-proxy versions" table, row 1.36), ja_jp rendering
-# of docs.aws.amazon.com/eks/latest/userguide/managing-kube-proxy.md.
+# EKS user guide, "kube-proxy versions" table, row 1.36 (docs.aws.amazon.com/ja_jp/eks/latest/
+# userguide/managing-kube-proxy.md).
 KUBE_PROXY_VERSION = "v1.36.0-eksbuild.14"
-# The VPC CNI add-on is version-agnostic across EKS 1.30-1.36; v1.22.3-eksbuild.1 is the build
-# public EKS 1.36 stacks pin after checking `describe-addon-versions` (2026-08 onwards). It is
-# above the 1.18.5 floor that `efa-only` interfaces need (EKS user guide, node-efa).
+# No EKS user guide rendering with a 1.36 row was found for the three below; they are the builds
+# public EKS 1.36 stacks pin (found through code search, 2026-08..11), one of them recording
+# vpc-cni, coredns and the agent as "verified against AWS for Kubernetes 1.36 on 2026-08-09"
+# and another the EBS CSI build as the console default for 1.36. The VPC CNI build is shared
+# by EKS 1.30-1.36 and is above the 1.18.5 floor `efa-only` interfaces need (EKS UG node-efa).
 VPC_CNI_VERSION = "v1.22.3-eksbuild.1"
-# Pinned together with the three above for EKS 1.36 in public stacks read 2026-11 (the EBS CSI
-# build is the console default for 1.36 "at time of writing" in one of them).
 POD_IDENTITY_AGENT_VERSION = "v1.3.10-eksbuild.3"
 EBS_CSI_DRIVER_VERSION = "v1.63.1-eksbuild.1"
 

@@ -630,6 +630,7 @@ def build_plan(result: PlanResult) -> Plan:
         fabric=fabric,  # type: ignore[arg-type]
         placement_group=c.nodes_per_replica > 1 and capacity not in ("capacity-block", "reserved"),
         capacity_reservation_id=spec.target.capacity_reservation_id,
+        capacity_block_instance_count=spec.target.capacity_block_instance_count,
         labels=labels,
     )
     dtype, quant = PRECISIONS[c.precision]

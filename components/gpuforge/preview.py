@@ -1,0 +1,163 @@
+"""`gpuforge preview`: run the real Pulumi program offline, under Pulumi's mock runtime.
+
+No cloud credentials, no Pulumi CLI: the program registers its resources against mocks that
+record them. The preview prints the sizing plan and the resource tree, and writes into the
+output folder every Kubernetes object as YAML (validated against the Kubernetes schemas and
+the CRDs), `plan.json` (as `gpuforge plan --format json`) and `resources.json` (type, name,
+parent, inputs; secrets masked). It complements `pulumi preview`; it does not replace it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gpuforge.errors import SpecError
+from gpuforge.spec import CONFIG_KEY
+
+SECURE_PLACEHOLDER = "offline-preview-placeholder"
+
+
+def stack_file(stack: str, stacks_dir: str | Path = "stacks") -> Path:
+    path = Path(stacks_dir) / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path(stacks_dir).glob("Pulumi.*.yaml"))
+        raise SpecError(
+            f"stack {stack!r}",
+            [__import__("gpuforge.errors", fromlist=["Problem"]).Problem("--stack", f"no {path}", f"use one of: {', '.join(known) or '(none)'}")],
+        )
+    return path
+
+
+def read_stack_config(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """(config as Pulumi's runtime holds it: key -> string, secret keys) for a stack file."""
+    data = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, Any] = {}
+    secrets: list[str] = []
+    for key, value in (data.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Encrypted with the stack's secrets provider; offline we use a placeholder that
+            # stays a secret all the way through.
+            config[key] = SECURE_PLACEHOLDER
+            secrets.append(key)
+        elif isinstance(value, (dict, list)):
+            config[key] = json.dumps(value)
+        else:
+            config[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return config, secrets
+
+
+def run_program(config: dict[str, Any], secrets: list[str], stack: str) -> tuple[Any, list[str]]:
+    """Run gpuforge's program under mocks; (recorder, errors)."""
+    import pulumi
+
+    from gpuforge import program
+    from gpuforge.testing import Recorder
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    recorder = Recorder()
+    recorder.install(project="gpuforge", stack=stack)
+    pulumi.runtime.set_all_config(config, secrets)
+    errors: list[str] = []
+    try:
+        loop.run_until_complete(pulumi.runtime.stack.run_in_stack(program.run))
+    except Exception as exc:  # noqa: BLE001 - reported to the user with the resources so far
+        errors.append(f"program failed: {exc}")
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return recorder, errors
+
+
+def _tree(resources: list[Any]) -> str:
+    children: dict[str | None, list[Any]] = {}
+    names = {r.name for r in resources}
+    for r in resources:
+        parent = r.parent if r.parent in names else None
+        children.setdefault(parent, []).append(r)
+    lines: list[str] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in children.get(parent, []):
+            lines.append(f"{'  ' * depth}{r.type}  {r.name}{_key_inputs(r)}")
+            walk(r.name, depth + 1)
+
+    walk(None, 0)
+    return "\n".join(lines)
+
+
+_KEYS = ("instanceType", "vmSize", "amiType", "capacityType", "scalingConfig", "count", "minCount", "maxCount", "availabilityZones", "chart", "version", "kind", "strategy", "version")
+
+
+def _key_inputs(r: Any) -> str:
+    inp = r.inputs
+    parts = []
+    for k in _KEYS:
+        if k in inp and not isinstance(inp[k], (dict, list)) or k in ("scalingConfig", "availabilityZones") and k in inp:
+            parts.append(f"{k}={json.dumps(inp[k], separators=(',', ':'))}")
+    if r.type.startswith("kubernetes:") and isinstance(inp.get("metadata"), dict):
+        md = inp["metadata"]
+        parts.append(f"{md.get('namespace', '')}/{md.get('name', '')}".lstrip("/"))
+    return ("  [" + " ".join(parts) + "]") if parts else ""
+
+
+def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_dir: str | None = None) -> int:
+    """The preview command; returns the process exit code."""
+    from gpuforge.k8s.validation import NOT_MANIFESTS, validate_manifest
+    from gpuforge.program import plan_stack
+    from gpuforge.report import plan_json, render_plans
+    from gpuforge.sizing.planner import NoFeasiblePlan
+
+    try:
+        path = stack_file(stack, stacks_dir)
+        config, secrets = read_stack_config(path)
+        if CONFIG_KEY not in config:
+            print(f"{path}: no `{CONFIG_KEY}` in its config", file=sys.stderr)
+            return 1
+        _, results = plan_stack(json.loads(config[CONFIG_KEY]))
+    except (SpecError, NoFeasiblePlan) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(render_plans(results, "table"))
+    recorder, errors = run_program(config, secrets, stack)
+    print(f"\nResources the program registers ({len(recorder.resources)}):\n")
+    print(_tree(recorder.resources))
+
+    out_dir = Path(out) if out else None
+    if out_dir:
+        (out_dir / "manifests").mkdir(parents=True, exist_ok=True)
+    crds = Path(crds_dir) if crds_dir else Path(os.environ.get("GPUFORGE_CRDS_DIR", Path(stacks_dir).resolve().parent.parent / "shared" / "crds"))
+    invalid = 0
+    count = 0
+    for r in recorder.resources:
+        if not r.type.startswith("kubernetes:") or r.type in NOT_MANIFESTS or r.type == "pulumi:providers:kubernetes":
+            continue
+        obj = r.masked_inputs()
+        if "kind" not in obj:
+            continue
+        count += 1
+        problems = validate_manifest(r.inputs, crd_dir=crds)
+        if problems:
+            invalid += 1
+            errors += [f"{obj['kind']}/{r.name}: {p}" for p in problems]
+        if out_dir:
+            fname = f"{obj['kind'].lower()}-{r.name}.yaml"
+            (out_dir / "manifests" / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
+    if out_dir:
+        plans = [plan_json(res) for res in results]
+        (out_dir / "plan.json").write_text(json.dumps(plans[0] if len(plans) == 1 else {"deployments": plans}, indent=2))
+        resources = [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.masked_inputs()} for r in recorder.resources]
+        (out_dir / "resources.json").write_text(json.dumps(resources, indent=1, default=str))
+        (out_dir / "plan.md").write_text(render_plans(results, "markdown"))
+    print(f"\n{count} Kubernetes objects, {invalid} invalid" + (f"; written to {out_dir}" if out_dir else ""))
+    if errors:
+        print("\n".join(["", "Errors:"] + [f"  {e}" for e in errors]), file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,59 @@
+"""The Pulumi program: stack config -> validated spec -> plans -> components -> exports.
+
+`infra/__main__.py` calls `run()`. Components never read config themselves; this is the only
+place that does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from gpuforge.errors import SpecError
+from gpuforge.spec import DeploymentSpec, load_stack
+
+CONFIG_NAMESPACE = "gpuforge"
+
+
+def plan_stack(raw: Any) -> tuple[list[DeploymentSpec], list[Any]]:
+    """Validate the stack's spec and plan every deployment (SpecError / NoFeasiblePlan on failure)."""
+    from gpuforge.sizing.planner import plan_deployment
+
+    specs = load_stack(raw)
+    results = [plan_deployment(s) for s in specs]
+    return specs, results
+
+
+def run() -> dict[str, Any]:
+    """Build the whole stack from `gpuforge:deployment`; returns the exported values."""
+    from gpuforge.stack import GpuCluster, GpuClusterArgs, ModelDeployment, ModelDeploymentArgs
+
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    raw = config.require_object("deployment")
+    specs, results = plan_stack(raw)
+    plans = [r.to_plan() for r in results]
+    first = specs[0]
+    cluster_name = first.cluster.name or f"gpuforge-{pulumi.get_stack()}"
+    cluster = GpuCluster(
+        cluster_name,
+        GpuClusterArgs(name=cluster_name, plans=plans, cluster=first.cluster, kube_prometheus_stack=first.cluster.kube_prometheus_stack),
+    )
+    exports: dict[str, Any] = {"cluster_name": cluster.cluster_name, "cloud": cluster.cloud}
+    for spec, plan in zip(specs, plans):
+        token = config.get_secret(spec.model.hf_token_config_key) if spec.model.hf_token_config_key else None
+        dep = ModelDeployment(spec.name, ModelDeploymentArgs(spec=spec, plan=plan, cluster=cluster, hf_token=token))
+        exports[spec.name] = dep.outputs
+    for key, value in exports.items():
+        pulumi.export(key, value)
+    return exports
+
+
+def run_or_explain() -> None:
+    """`run()`, turning spec and planning errors into one readable Pulumi error (no traceback)."""
+    from gpuforge.sizing.planner import NoFeasiblePlan
+
+    try:
+        run()
+    except (SpecError, NoFeasiblePlan) as exc:
+        raise pulumi.RunError(str(exc)) from None

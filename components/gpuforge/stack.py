@@ -1,0 +1,271 @@
+"""Whole deployments: a shared GPU cluster and one ModelDeployment per model.
+
+`GpuCluster` builds the network, the EKS or AKS cluster and the Kubernetes GPU platform for
+every planned pool; `ModelDeployment` adds one model's GPU node pool, vLLM server and SLA
+monitoring on it. Several ModelDeployments share one GpuCluster. Cloud SDKs are imported
+only for the cloud in use, so an AWS stack never loads pulumi-azure-native.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import pulumi
+
+from gpuforge.errors import Problem, SpecError
+from gpuforge.plan import NodePoolPlan, Plan
+from gpuforge.spec import ClusterSpec, DeploymentSpec
+
+
+@dataclass
+class GpuClusterArgs:
+    """A cluster for a set of plans (all on one cloud and region).
+
+    Attributes:
+        name: cluster name (EKS cluster / AKS managed cluster).
+        plans: every plan that will run on the cluster; they decide fabric add-ons.
+        cluster: the stack's cluster spec (new or existing, admins, endpoint access).
+        kube_prometheus_stack: install Prometheus/Grafana for teams without one.
+    """
+
+    name: str
+    plans: Sequence[Plan]
+    cluster: ClusterSpec = field(default_factory=ClusterSpec)
+    kube_prometheus_stack: bool = False
+
+    def problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        if not self.plans:
+            out.append(Problem("deployments", "no plans", "plan at least one deployment"))
+            return out
+        clouds = {(p.node_pool.cloud, p.node_pool.region) for p in self.plans}
+        if len(clouds) > 1:
+            out.append(
+                Problem(
+                    "target",
+                    f"deployments sharing a cluster were planned onto {sorted(clouds)}",
+                    "pin target.cloud and target.region at the stack level so every deployment lands on one cluster",
+                )
+            )
+        c = self.cluster
+        cloud = self.plans[0].node_pool.cloud
+        if c.mode == "existing" and cloud == "aws" and not (c.vpc_id and c.subnet_ids_by_zone):
+            out.append(Problem("cluster.subnet_ids_by_zone", "an existing EKS cluster needs the VPC and node subnets", "set cluster.vpc_id and cluster.subnet_ids_by_zone"))
+        if c.mode == "existing" and cloud == "azure" and not c.resource_group:
+            out.append(Problem("cluster.resource_group", "an existing AKS cluster needs its resource group", "set cluster.resource_group"))
+        if c.mode == "new" and cloud == "azure" and not c.admin_principals:
+            out.append(
+                Problem(
+                    "cluster.admin_principals",
+                    "a new AKS cluster has local accounts disabled and Entra ID RBAC on: nobody could use it",
+                    "list the Entra ID group object ids that administer the cluster",
+                )
+            )
+        return out
+
+    @property
+    def cloud(self) -> str:
+        return self.plans[0].node_pool.cloud
+
+    @property
+    def region(self) -> str:
+        return self.plans[0].node_pool.region
+
+
+class GpuCluster(pulumi.ComponentResource):
+    """Network, EKS/AKS cluster and GPU platform shared by every model on the stack."""
+
+    provider: Any  # pulumi_kubernetes.Provider
+    cluster_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        problems = args.problems()
+        if problems:
+            raise SpecError(f"GpuCluster {name!r}", problems)
+        super().__init__("gpuforge:index:GpuCluster", name, None, opts)
+        self.args = args
+        self.cloud = args.cloud
+        child = pulumi.ResourceOptions(parent=self)
+        pools = [p.node_pool for p in args.plans]
+        if args.cloud == "aws":
+            self._aws(name, args, pools, child)
+        else:
+            self._azure(name, args, pools, child)
+
+        from gpuforge.k8s import GpuPlatform, GpuPlatformArgs
+
+        platform_args = GpuPlatformArgs.from_plans(
+            pools,
+            [p.serving for p in args.plans],
+            node_image=self.node_image,
+            kube_prometheus_stack=args.kube_prometheus_stack,
+        )
+        self.platform = GpuPlatform(f"{name}-platform", platform_args, pulumi.ResourceOptions(parent=self, provider=self.provider))
+        self.register_outputs({"cluster_name": self.cluster_name, "cloud": self.cloud})
+
+    def _aws(self, name: str, args: GpuClusterArgs, pools: list[NodePoolPlan], child: pulumi.ResourceOptions) -> None:
+        from gpuforge.aws import EksCluster, EksClusterArgs, Network, NetworkArgs
+        from gpuforge.aws.versions import DEFAULT_GPU_AMI_TYPE
+
+        c = args.cluster
+        if c.mode == "existing":
+            net_args = NetworkArgs(cluster_name=args.name, region=args.region, vpc_id=c.vpc_id, private_subnet_ids_by_zone=dict(c.subnet_ids_by_zone))
+        else:
+            zones = sorted({z for p in pools for z in (p.zones or ((p.zone,) if p.zone else ()))})
+            net_args = NetworkArgs.from_plan(pools[0], args.name, **({"zones": zones} if len(zones) >= 2 else {}))
+        self.network = Network(f"{name}-network", net_args, child)
+        if c.mode == "existing":
+            cluster_args = EksClusterArgs(cluster_name=c.name or args.name, region=args.region, existing=True)
+        else:
+            cluster_args = EksClusterArgs.from_plan(
+                pools[0],
+                args.name,
+                self.network.private_subnet_ids,
+                admin_principal_arns=list(c.admin_principals),
+                endpoint_public_access=bool(c.public_endpoint_cidrs),
+                public_access_cidrs=list(c.public_endpoint_cidrs),
+            )
+        self.cluster = EksCluster(f"{name}-eks", cluster_args, child)
+        self.provider = self.cluster.provider
+        self.cluster_name = self.cluster.cluster_name
+        self.node_image = DEFAULT_GPU_AMI_TYPE
+
+    def _azure(self, name: str, args: GpuClusterArgs, pools: list[NodePoolPlan], child: pulumi.ResourceOptions) -> None:
+        from gpuforge.azure import AksCluster, AksClusterArgs, Network, NetworkArgs
+
+        c = args.cluster
+        self.network = Network(
+            f"{name}-network",
+            NetworkArgs(location=args.region, resource_group_name=c.resource_group, existing_subnet_id=c.subnet_id),
+            child,
+        )
+        overrides: dict[str, Any] = {"private_cluster": not c.public_endpoint_cidrs}
+        if c.mode == "existing":
+            overrides["existing_cluster_name"] = c.name
+        self.cluster = AksCluster(
+            f"{name}-aks",
+            AksClusterArgs.from_plan(
+                pools,
+                resource_group_name=self.network.resource_group_name,
+                admin_group_object_ids=list(c.admin_principals),
+                node_subnet_id=self.network.node_subnet_id,
+                **overrides,
+            ),
+            child,
+        )
+        self.provider = self.cluster.provider
+        self.cluster_name = self.cluster.cluster_name
+        self.node_image = "Install"
+
+    def node_pool(self, name: str, pool: NodePoolPlan, opts: pulumi.ResourceOptions) -> Any:
+        """Build the cloud's GPU node pool for one planned pool on this cluster."""
+        if self.cloud == "aws":
+            from gpuforge.aws import GpuNodePool, GpuNodePoolArgs
+
+            node_role = self.cluster.node_role_arn
+            return GpuNodePool(
+                name,
+                GpuNodePoolArgs.from_plan(
+                    pool,
+                    cluster_name=self.cluster_name,
+                    subnet_ids_by_zone=self.network.private_subnet_ids_by_zone,
+                    vpc_id=self.network.vpc_id,
+                    cluster_security_group_id=self.cluster.cluster_security_group_id,
+                    node_role_arn=node_role,
+                ),
+                opts,
+            )
+        from gpuforge.azure import GpuNodePool, GpuNodePoolArgs
+
+        return GpuNodePool(
+            name,
+            GpuNodePoolArgs.from_plan(
+                pool,
+                cluster_name=self.cluster_name,
+                resource_group_name=self.network.resource_group_name,
+                vnet_subnet_id=self.network.node_subnet_id,
+            ),
+            opts,
+        )
+
+
+@dataclass
+class ModelDeploymentArgs:
+    """One model on a GpuCluster.
+
+    Attributes:
+        spec: the validated deployment spec.
+        plan: its plan; None = run the planner here.
+        cluster: the shared cluster; None = build one for this deployment alone.
+        hf_token: the Hugging Face token, a Pulumi secret (stack config), or None for open models.
+    """
+
+    spec: DeploymentSpec
+    plan: Plan | None = None
+    cluster: GpuCluster | None = None
+    hf_token: pulumi.Input[str] | None = None
+
+
+class ModelDeployment(pulumi.ComponentResource):
+    """A planned model served on GPUs: node pool, vLLM server, autoscaling and monitoring."""
+
+    endpoint: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelDeploymentArgs, opts: pulumi.ResourceOptions | None = None):
+        plan = args.plan
+        if plan is None:
+            from gpuforge.sizing.planner import plan_deployment
+
+            plan = plan_deployment(args.spec).to_plan()
+        super().__init__("gpuforge:index:ModelDeployment", name, None, opts)
+        self.plan = plan
+        cluster = args.cluster or GpuCluster(
+            f"{name}-cluster",
+            GpuClusterArgs(name=args.spec.cluster.name or name, plans=[plan], cluster=args.spec.cluster),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.node_pool = cluster.node_pool(f"{name}-gpu", plan.node_pool, pulumi.ResourceOptions(parent=self))
+
+        from gpuforge.k8s import ModelServer, ModelServerArgs, ServingMonitoring, ServingMonitoringArgs
+
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[self.node_pool])
+        serving = args.spec.serving
+        platform = cluster.platform
+        server_args = ModelServerArgs.from_plan(
+            plan.serving,
+            namespace=serving.namespace,
+            pool=plan.node_pool,
+            hf_token=args.hf_token,
+            allowed_namespaces=tuple(serving.allowed_namespaces),
+            expose=serving.expose,
+            gateway_name=serving.gateway_name,
+            hostname=serving.hostname,
+            crd_dependencies=tuple(platform.crd_dependencies),
+            **({"prometheus_url": platform.prometheus_url} if platform.prometheus_url else {}),
+        )
+        self.server = ModelServer(f"{name}-server", server_args, k8s_opts)
+        monitoring_args = ServingMonitoringArgs.from_plan(
+            plan.serving,
+            namespace=serving.namespace,
+            dcgm=platform.dcgm_target,
+            crd_dependencies=tuple(platform.crd_dependencies),
+        )
+        self.monitoring = ServingMonitoring(
+            f"{name}-monitoring", monitoring_args, pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[self.server])
+        )
+        s = plan.summary
+        self.endpoint = self.server.endpoint
+        self.outputs = {
+            "cloud": s["cloud"],
+            "region": s["region"],
+            "instance_type": s["instance_type"],
+            "nodes": s["nodes"],
+            "layout": f"TP={s['tensor_parallel']} x PP={s['pipeline_parallel']} x {s['replicas']} replica(s), {s['precision']}, KV {s['kv_cache_dtype']}",
+            "predicted_ttft_p95_ms": s["predicted"]["ttft_p95_ms"],
+            "predicted_itl_p95_ms": s["predicted"]["itl_p95_ms"],
+            "monthly_cost_usd": s["cost_per_month"],
+            "price_date": s["price_date"],
+            "endpoint": self.endpoint,
+        }
+        self.register_outputs(self.outputs)
