@@ -5,6 +5,6 @@ Use the `pulumi_mocks` fixture (tests/conftest.py): it installs fresh mocks with
 the test, then call `recorder.wait(*resources)` before reading `recorder.resources`.
 """
 
-from gpuforge.testing import MASK, SECRET_SIG, Recorded, Recorder
+from gpuforge.testing import MASK, SECRET_SIG, SECRET_VALUE, Recorded, Recorder
 
-__all__ = ["MASK", "SECRET_SIG", "Recorded", "Recorder"]
+__all__ = ["MASK", "SECRET_SIG", "SECRET_VALUE", "Recorded", "Recorder"]

@@ -15,6 +15,7 @@ from gpuforge.k8s import ModelCache, ModelServer, ModelServerArgs, startup_budge
 from gpuforge.k8s.model_server import ENGINE_INIT_S, HF_DOWNLOAD_GIB_PER_S, serve_command
 from gpuforge.plan import NodePoolPlan, ServingPlan
 
+
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 LWS = "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
 SCALED = "kubernetes:keda.sh/v1alpha1:ScaledObject"
@@ -143,6 +144,13 @@ def pod_specs(manifest: dict) -> dict[str, dict]:
         return {"server": manifest["spec"]["template"]["spec"]}
     t = manifest["spec"]["leaderWorkerTemplate"]
     return {"server": t["leaderTemplate"]["spec"], "worker": t["workerTemplate"]["spec"]}
+
+
+def pulumi_mocks_run(output):
+    """Resolve an Output on the mocks' event loop."""
+    import asyncio
+
+    return asyncio.get_event_loop().run_until_complete(output.future())
 
 
 def env_of(container: dict) -> dict[str, object]:
@@ -365,12 +373,6 @@ def test_hf_token_never_in_plain_text(pulumi_mocks, as_secret):
     assert TOKEN not in str(values)
 
 
-def pulumi_mocks_run(output):
-    import asyncio
-
-    return asyncio.get_event_loop().run_until_complete(output.future())
-
-
 def test_existing_token_secret_is_referenced_not_created(pulumi_mocks):
     build(pulumi_mocks, "t-existing", args_for(SINGLE_GPU, hf_token_secret_name="hf"))
     assert not [r for r in mine(pulumi_mocks, "t-existing") if r.type == "kubernetes:core/v1:Secret"]
@@ -477,7 +479,8 @@ def test_scaled_object_thresholds_come_from_the_plan(pulumi_mocks):
         assert "vllm:kv_cache_usage_perc" in kv_trigger["metadata"]["query"]
         behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
         assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 600
-    assert specs["a-24"]["triggers"][0]["metadata"]["threshold"] != specs["a-40"]["triggers"][0]["metadata"]["threshold"]
+    thresholds = {name: spec["triggers"][0]["metadata"]["threshold"] for name, spec in specs.items()}
+    assert thresholds["a-24"] != thresholds["a-40"]
 
 
 def test_hpa_owns_replicas_when_autoscaling(pulumi_mocks):
@@ -537,3 +540,63 @@ def test_placement_domain_label_sets_exclusive_topology(pulumi_mocks):
     assert lws["metadata"]["annotations"] == {
         "leaderworkerset.sigs.k8s.io/exclusive-topology": "example.com/fabric-domain"
     }
+
+
+# --- the group scripts actually run (with stub ray / python3 / vllm on PATH) -------------------------
+def _stubs(tmp_path, python3_body: str):
+    import os
+    import stat
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "log"
+    scripts = {
+        "ray": f'echo "ray $*" >> {log}',
+        "vllm": f'echo "vllm $*" >> {log}',
+        "python3": python3_body.replace("LOG", str(log)).replace("STATE", str(tmp_path / "calls")),
+    }
+    for name, body in scripts.items():
+        path = bindir / name
+        path.write_text("#!/bin/bash\n" + body + "\n")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    return env, log
+
+
+def test_leader_waits_for_every_gpu_then_serves(tmp_path):
+    import subprocess
+
+    from gpuforge.k8s.model_server import leader_script
+
+    # The Ray cluster reports 8 GPUs twice (worker not joined yet), then 16.
+    env, log = _stubs(
+        tmp_path,
+        'n=$(cat STATE 2>/dev/null || echo 0); echo $((n+1)) > STATE; if [ "$n" -lt 2 ]; then echo 8; else echo 16; fi',
+    )
+    script = leader_script(args_for(TWO_NODE_EFA)).replace("sleep 5", "sleep 0")
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    assert lines[0] == "ray start --head --port=6379 --disable-usage-stats"
+    assert lines[1].startswith("vllm serve meta-llama/Llama-3.1-405B-Instruct ")
+    assert (tmp_path / "calls").read_text().strip() == "3"  # polled until all 16 GPUs joined
+    assert done.stdout.count("waiting for 16 GPUs") == 2
+
+
+def test_worker_waits_for_the_head_then_joins(tmp_path):
+    import subprocess
+
+    from gpuforge.k8s.model_server import worker_script
+
+    # The head's port refuses twice, then accepts.
+    env, log = _stubs(
+        tmp_path,
+        'n=$(cat STATE 2>/dev/null || echo 0); echo $((n+1)) > STATE; echo "probe $*" >> LOG; [ "$n" -ge 2 ]',
+    )
+    # The kubelet expands $(LWS_LEADER_ADDRESS) from the env var LWS injects.
+    script = worker_script().replace("$(LWS_LEADER_ADDRESS)", "llama-405b-0.llama-405b").replace("sleep 5", "sleep 0")
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    assert lines[-1] == "ray start --address=llama-405b-0.llama-405b:6379 --block"
+    assert sum(line.startswith("probe") for line in lines) == 3

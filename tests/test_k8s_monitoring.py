@@ -16,6 +16,7 @@ from gpuforge.k8s import DcgmTarget, ServingMonitoring, ServingMonitoringArgs, a
 from gpuforge.k8s.monitoring import ITL_BUCKETS_S, TTFT_BUCKETS_S, bucket_weights
 from gpuforge.plan import ServingPlan
 
+
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
@@ -52,7 +53,9 @@ PLAN = ServingPlan(
     gpu_memory_gib=79.19,
     cost_per_hour=110.08,
 )
-TWO_NODE = replace(PLAN, name="llama-405b", served_model_name="llama-405b", pipeline_parallel_size=2, nodes_per_replica=2)
+TWO_NODE = replace(
+    PLAN, name="llama-405b", served_model_name="llama-405b", pipeline_parallel_size=2, nodes_per_replica=2
+)
 
 # Alerts whose threshold is the SLA or a plan number, and the number it must follow.
 SLA_DERIVED = {
@@ -108,7 +111,11 @@ def test_pod_monitor_scrapes_the_api_pods(pulumi_mocks):
 @pytest.mark.parametrize(
     "target, selector, port",
     [
-        (DcgmTarget.standalone(), {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": "dcgm-exporter"}, "metrics"),
+        (
+            DcgmTarget.standalone(),
+            {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/instance": "dcgm-exporter"},
+            "metrics",
+        ),
         (DcgmTarget.gpu_operator(), {"app": "nvidia-dcgm-exporter"}, "gpu-metrics"),
     ],
     ids=["chart", "operator"],
@@ -121,6 +128,26 @@ def test_dcgm_service_monitor(pulumi_mocks, target, selector, port):
     assert sm["namespaceSelector"] == {"matchNames": [target.namespace]}
     assert sm["endpoints"][0]["port"] == port
     assert sm["endpoints"][0]["honorLabels"] is True  # keep DCGM's pod label: the pod using the GPU
+
+
+def test_dcgm_monitors_of_two_deployments_keep_disjoint_series(pulumi_mocks):
+    build(pulumi_mocks, "m-a", ServingMonitoringArgs.from_plan(PLAN, namespace="llm"))
+    build(pulumi_mocks, "m-b", ServingMonitoringArgs.from_plan(TWO_NODE, namespace="llm"))
+    eps = {
+        name: kv.unwrap(pulumi_mocks.one(SERVICE_MONITOR, f"{name}-dcgm").inputs)["spec"]["endpoints"][0]
+        for name in ("m-a", "m-b")
+    }
+    # distinct target labels: the two scrapes of one exporter never produce the same series
+    assert eps["m-a"]["relabelings"][0]["replacement"] == "llama-70b"
+    assert eps["m-b"]["relabelings"][0]["replacement"] == "llama-405b"
+    keep = {name: ep["metricRelabelings"][0] for name, ep in eps.items()}
+    assert all(k["action"] == "keep" and k["sourceLabels"] == ["namespace", "pod"] for k in keep.values())
+    # Prometheus joins the source labels with ";" and anchors the regex
+    def kept(name: str, pod: str) -> bool:
+        return re.fullmatch(keep[name]["regex"], f"llm;{pod}") is not None
+
+    assert kept("m-a", "llama-70b-5d8f7c9b4-abcde") and not kept("m-a", "llama-405b-0")
+    assert kept("m-b", "llama-405b-0-1") and not kept("m-b", "llama-70b-5d8f7c9b4-abcde")
 
 
 def test_every_alert_says_what_to_do(pulumi_mocks):
@@ -149,7 +176,8 @@ def test_alerts_use_the_pinned_vllm_and_dcgm_metric_names(pulumi_mocks):
     assert "vllm:inter_token_latency_seconds_bucket" in exprs["VLLMITLErrorBudgetFastBurn"]
     assert "vllm:kv_cache_usage_perc" in exprs["VLLMKVCacheNearlyFull"]
     assert "vllm:num_requests_waiting" in exprs["VLLMRequestQueueGrowing"]
-    assert "DCGM_FI_DEV_FB_USED" in exprs["GPUMemoryNearlyFull"] and "DCGM_FI_DEV_FB_FREE" in exprs["GPUMemoryNearlyFull"]
+    assert "DCGM_FI_DEV_FB_USED" in exprs["GPUMemoryNearlyFull"]
+    assert "DCGM_FI_DEV_FB_FREE" in exprs["GPUMemoryNearlyFull"]
     assert "DCGM_FI_DEV_XID_ERRORS" in exprs["GPUXidError"]
     assert 'reason="OOMKilled"' in exprs["VLLMPodOOMKilled"]
     assert 'model_name="llama-70b"' in exprs["VLLMTTFTP95AboveSLA"]
@@ -216,7 +244,8 @@ def test_workload_kind_picks_the_ready_metric_and_pod_names():
 
 
 def test_without_dcgm_no_gpu_alerts_and_no_service_monitor(pulumi_mocks):
-    build(pulumi_mocks, "m-nodcgm", ServingMonitoringArgs.from_plan(replace(PLAN, min_replicas=0), namespace="llm", dcgm=None))
+    args = ServingMonitoringArgs.from_plan(replace(PLAN, min_replicas=0), namespace="llm", dcgm=None)
+    build(pulumi_mocks, "m-nodcgm", args)
     rules = rules_of(pulumi_mocks, "m-nodcgm")
     assert not any(name.startswith("GPU") for name in rules)
     assert "VLLMReplicasBelowMinimum" not in rules  # availability target 0

@@ -13,6 +13,7 @@ from gpuforge.errors import SpecError
 from gpuforge.k8s import GpuPlatform, GpuPlatformArgs, versions
 from gpuforge.plan import NodePoolPlan, ServingPlan
 
+
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NCP = "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy"
 
@@ -180,7 +181,12 @@ def test_azure_infiniband_pools_get_network_operator_and_rdma(pulumi_mocks):
     ]
     assert spec["ofedDriver"]["image"] == "doca-driver"
     # AKS Spot pools carry their own taint; the daemons must tolerate it.
-    spot = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot", "effect": "NoSchedule"}
+    spot = {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    }
     assert spot in spec["tolerations"] and spot in rel["nvidia-device-plugin"]["values"]["tolerations"]
 
 
@@ -198,6 +204,12 @@ def test_each_addon_can_be_switched_off(pulumi_mocks):
     platform = build(pulumi_mocks, "off", args)
     assert releases(pulumi_mocks, "off") == {}
     assert platform.crd_dependencies == [] and platform.dcgm_target is None
+
+
+def test_shared_serving_namespaces_are_created_once(pulumi_mocks):
+    platform = build(pulumi_mocks, "ns", GpuPlatformArgs.from_plans([G6E_SINGLE], serving_namespaces=("llm", "llm")))
+    created = [kv.unwrap(r.inputs)["metadata"]["name"] for r in pulumi_mocks.resources if r.type.endswith(":Namespace")]
+    assert created.count("llm") == 1 and "llm" in platform.namespaces
 
 
 def test_kube_prometheus_stack_values_and_url(pulumi_mocks):

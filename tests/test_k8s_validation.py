@@ -8,6 +8,7 @@ import pytest
 
 import k8s_validation as kv
 
+
 DEPLOYMENT = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",

@@ -144,7 +144,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _preview(args: argparse.Namespace) -> int:
     from gpuforge.preview import run_preview
 
-    return run_preview(args.stack, args.out, stacks_dir=args.stacks_dir)
+    return run_preview(args.stack, args.out, stacks_dir=args.stacks_dir, crds_dir=args.crds_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--stack", required=True)
     v.add_argument("--out", default=None, help="write manifests, plan.json and resources.json here")
     v.add_argument("--stacks-dir", default="stacks")
+    v.add_argument("--crds-dir", default=None, help="CRDs to validate custom resources against (default: ../shared/crds or $GPUFORGE_CRDS_DIR)")
     v.set_defaults(func=_preview)
 
     s = sub.add_parser("schema", help="JSON Schema of the deployment spec")

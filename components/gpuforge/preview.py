@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from gpuforge.errors import SpecError
+from gpuforge.errors import Problem, SpecError
 from gpuforge.spec import CONFIG_KEY
 
 SECURE_PLACEHOLDER = "offline-preview-placeholder"
@@ -30,7 +30,7 @@ def stack_file(stack: str, stacks_dir: str | Path = "stacks") -> Path:
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path(stacks_dir).glob("Pulumi.*.yaml"))
         raise SpecError(
             f"stack {stack!r}",
-            [__import__("gpuforge.errors", fromlist=["Problem"]).Problem("--stack", f"no {path}", f"use one of: {', '.join(known) or '(none)'}")],
+            [Problem("--stack", f"no {path}", f"use one of: {', '.join(known) or '(none)'}")],
         )
     return path
 
@@ -67,7 +67,9 @@ def run_program(config: dict[str, Any], secrets: list[str], stack: str) -> tuple
     pulumi.runtime.set_all_config(config, secrets)
     errors: list[str] = []
     try:
-        loop.run_until_complete(pulumi.runtime.stack.run_in_stack(program.run))
+        program.run()
+        # registrations run on the event loop: wait until every one has been sent
+        loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
     except Exception as exc:  # noqa: BLE001 - reported to the user with the resources so far
         errors.append(f"program failed: {exc}")
     finally:
@@ -76,32 +78,38 @@ def run_program(config: dict[str, Any], secrets: list[str], stack: str) -> tuple
     return recorder, errors
 
 
+def _parent_key(parent_urn: str) -> tuple[str, str] | None:
+    """(type, name) of the parent from its URN (`urn:pulumi:stack::project::a$b$type::name`)."""
+    if not parent_urn:
+        return None
+    parts = parent_urn.split("::")
+    return (parts[2].split("$")[-1], parts[3]) if len(parts) >= 4 else None
+
+
 def _tree(resources: list[Any]) -> str:
-    children: dict[str | None, list[Any]] = {}
-    names = {r.name for r in resources}
+    keys = {(r.type, r.name) for r in resources}
+    children: dict[tuple[str, str] | None, list[Any]] = {}
     for r in resources:
-        parent = r.parent if r.parent in names else None
-        children.setdefault(parent, []).append(r)
+        parent = _parent_key(r.parent_urn)
+        children.setdefault(parent if parent in keys else None, []).append(r)
     lines: list[str] = []
 
-    def walk(parent: str | None, depth: int) -> None:
+    def walk(parent: tuple[str, str] | None, depth: int) -> None:
         for r in children.get(parent, []):
             lines.append(f"{'  ' * depth}{r.type}  {r.name}{_key_inputs(r)}")
-            walk(r.name, depth + 1)
+            walk((r.type, r.name), depth + 1)
 
     walk(None, 0)
     return "\n".join(lines)
 
 
-_KEYS = ("instanceType", "vmSize", "amiType", "capacityType", "scalingConfig", "count", "minCount", "maxCount", "availabilityZones", "chart", "version", "kind", "strategy", "version")
+# inputs worth showing in the tree, when a resource has them
+_KEYS = ("instanceType", "vmSize", "amiType", "capacityType", "scalingConfig", "count", "minCount", "maxCount", "availabilityZones", "chart", "version", "strategy")
 
 
 def _key_inputs(r: Any) -> str:
-    inp = r.inputs
-    parts = []
-    for k in _KEYS:
-        if k in inp and not isinstance(inp[k], (dict, list)) or k in ("scalingConfig", "availabilityZones") and k in inp:
-            parts.append(f"{k}={json.dumps(inp[k], separators=(',', ':'))}")
+    inp = r.masked_inputs()
+    parts = [f"{k}={json.dumps(inp[k], separators=(',', ':'))}" for k in _KEYS if k in inp]
     if r.type.startswith("kubernetes:") and isinstance(inp.get("metadata"), dict):
         md = inp["metadata"]
         parts.append(f"{md.get('namespace', '')}/{md.get('name', '')}".lstrip("/"))
@@ -110,7 +118,7 @@ def _key_inputs(r: Any) -> str:
 
 def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_dir: str | None = None) -> int:
     """The preview command; returns the process exit code."""
-    from gpuforge.k8s.validation import NOT_MANIFESTS, validate_manifest
+    from gpuforge.k8s.validation import NOT_MANIFESTS, unwrap, validate_manifest
     from gpuforge.program import plan_stack
     from gpuforge.report import plan_json, render_plans
     from gpuforge.sizing.planner import NoFeasiblePlan
@@ -133,17 +141,19 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
     out_dir = Path(out) if out else None
     if out_dir:
         (out_dir / "manifests").mkdir(parents=True, exist_ok=True)
-    crds = Path(crds_dir) if crds_dir else Path(os.environ.get("GPUFORGE_CRDS_DIR", Path(stacks_dir).resolve().parent.parent / "shared" / "crds"))
+    crds = Path(crds_dir or os.environ.get("GPUFORGE_CRDS_DIR") or Path(stacks_dir).resolve().parent.parent / "shared" / "crds")
+    if not crds.is_dir():
+        errors.append(f"no CRD directory at {crds}: pass --crds-dir or set GPUFORGE_CRDS_DIR to validate custom resources")
     invalid = 0
     count = 0
     for r in recorder.resources:
-        if not r.type.startswith("kubernetes:") or r.type in NOT_MANIFESTS or r.type == "pulumi:providers:kubernetes":
+        if not r.type.startswith("kubernetes:") or r.type in NOT_MANIFESTS:
             continue
-        obj = r.masked_inputs()
+        obj = unwrap(r.masked_inputs())
         if "kind" not in obj:
             continue
         count += 1
-        problems = validate_manifest(r.inputs, crd_dir=crds)
+        problems = validate_manifest(r.inputs, crd_dir=crds) if crds.is_dir() else []
         if problems:
             invalid += 1
             errors += [f"{obj['kind']}/{r.name}: {p}" for p in problems]

@@ -259,6 +259,25 @@ def region_for(target: TargetSpec, cloud: str) -> str:
     return target.region or DEFAULT_REGION[cloud]
 
 
+def _partial_problems(raw: Any, prefix: str = "") -> list[Problem]:
+    """Catalog look-ups that can run while the schema has errors elsewhere (model id)."""
+    from gpuforge import catalog  # noqa: PLC0415
+
+    p = f"{prefix}." if prefix else ""
+    model = raw.get("model") if isinstance(raw, dict) else None
+    mid = model.get("id") if isinstance(model, dict) else None
+    if isinstance(mid, str) and model.get("config") is None and catalog.find_model(mid) is None:
+        near = catalog.nearest(mid, catalog.model_keys())
+        return [
+            Problem(
+                f"{p}model.id",
+                f"{mid!r} is not in the catalog and no config.json is given (the model hub is not read at plan time)",
+                (f"did you mean {', '.join(near)}? " if near else "") + "Or give model.config: the path to the model's config.json.",
+            )
+        ]
+    return []
+
+
 def load_spec(raw: Any, subject: str | None = None) -> DeploymentSpec:
     """Validate one deployment mapping; raise SpecError with every problem."""
     name = raw.get("name") if isinstance(raw, dict) else None
@@ -266,7 +285,9 @@ def load_spec(raw: Any, subject: str | None = None) -> DeploymentSpec:
     try:
         spec = DeploymentSpec.model_validate(raw)
     except ValidationError as err:
-        raise SpecError(subject, _pydantic_problems(err, "")) from None
+        problems = _pydantic_problems(err, "")
+        problems += [p for p in _partial_problems(raw) if p.path not in {q.path for q in problems}]
+        raise SpecError(subject, problems) from None
     problems = semantic_problems(spec)
     if problems:
         raise SpecError(subject, problems)
@@ -293,7 +314,8 @@ def load_stack(raw: Any) -> list[DeploymentSpec]:
             try:
                 spec = DeploymentSpec.model_validate(merged)
             except ValidationError as err:
-                problems += _pydantic_problems(err, f"deployments[{i}]")
+                found = _pydantic_problems(err, f"deployments[{i}]")
+                problems += found + [p for p in _partial_problems(merged, f"deployments[{i}]") if p.path not in {q.path for q in found}]
                 continue
             problems += semantic_problems(spec, f"deployments[{i}]")
             specs.append(spec)

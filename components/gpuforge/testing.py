@@ -2,8 +2,8 @@
 
 Used by `gpuforge preview` (the offline preview) and by the test suite. It answers the few
 provider calls gpuforge makes (caller identity, EKS and AKS look-ups) with plausible values,
-returns a resource's inputs as its outputs, and keeps for each registration its parent and
-which input values were Pulumi secrets (so they can be masked).
+returns a resource's inputs as its outputs, and keeps for each registration its parent; input
+values that are Pulumi secrets stay wrapped, so they can be masked.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-SECRET_SIG = rpc._special_secret_sig  # Pulumi's marker key for a secret value
+SECRET_SIG = rpc._special_sig_key  # the key Pulumi marks a wrapped value with ...
+SECRET_VALUE = rpc._special_secret_sig  # ... and the marker that says the value is a secret
 MASK = "[secret]"
 
 _AKS_KUBECONFIG = """apiVersion: v1
@@ -47,16 +48,19 @@ class Recorded:
     parent: str | None
     provider: str | None
     parent_urn: str
-    secret_inputs: dict[str, Any] | None = None  # inputs with secrets still wrapped
 
     def masked_inputs(self) -> dict[str, Any]:
-        """The inputs with every secret value replaced by "[secret]"."""
-        return _mask(self.secret_inputs if self.secret_inputs is not None else self.inputs)
+        """The inputs with every secret value replaced by "[secret]".
+
+        The mock monitor hands inputs over with secret values still wrapped in Pulumi's
+        marker ({SECRET_SIG: SECRET_VALUE, "value": ...}), which is what this masks.
+        """
+        return _mask(self.inputs)
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == rpc._special_secret_sig or SECRET_SIG in value:
+        if value.get(SECRET_SIG) == SECRET_VALUE:
             return MASK
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -71,7 +75,6 @@ class Recorder(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     calls: list[tuple[str, dict]] = field(default_factory=list)
     _parents: dict[tuple[str, str], str] = field(default_factory=dict)
-    _secret_inputs: dict[tuple[str, str], dict] = field(default_factory=dict)
 
     def monitor(self) -> MockMonitor:
         """A MockMonitor that also remembers each registration's parent and secret inputs."""
@@ -81,10 +84,6 @@ class Recorder(pulumi.runtime.Mocks):
         def register_resource(request):
             key = (request.type, request.name)
             self._parents[key] = request.parent
-            try:
-                self._secret_inputs[key] = rpc.deserialize_properties(request.object, keep_secrets=True)
-            except Exception:  # noqa: BLE001 - masking is best effort; plain inputs are still recorded
-                pass
             return register(request)
 
         monitor.RegisterResource = register_resource
@@ -97,7 +96,7 @@ class Recorder(pulumi.runtime.Mocks):
         key = (args.typ, args.name)
         parent_urn = self._parents.get(key) or None
         self.resources.append(
-            Recorded(args.typ, args.name, dict(args.inputs), _name_of(parent_urn), args.provider, parent_urn or "", self._secret_inputs.get(key))
+            Recorded(args.typ, args.name, dict(args.inputs), _name_of(parent_urn), args.provider, parent_urn or "")
         )
         outputs = dict(args.inputs)
         outputs.setdefault("arn", f"arn:aws:mock:::{args.name}")

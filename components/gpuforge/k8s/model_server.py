@@ -93,7 +93,9 @@ class ModelCache:
         storage_class: str | None = None,
         access_mode: str = "ReadWriteMany",
     ) -> "ModelCache":
-        return cls("pvc", claim_name=claim_name, size_gib=size_gib, storage_class=storage_class, access_mode=access_mode)
+        return cls(
+            "pvc", claim_name=claim_name, size_gib=size_gib, storage_class=storage_class, access_mode=access_mode
+        )
 
 
 @dataclass
@@ -523,7 +525,11 @@ class ModelServer(pulumi.ComponentResource):
         if a.model_cache.kind == "pvc" and a.model_cache.storage_class:
             self.cache_claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-cache",
-                metadata={"name": a.model_cache.claim_name, "namespace": a.namespace, "labels": instance_labels(a.name)},
+                metadata={
+                    "name": a.model_cache.claim_name,
+                    "namespace": a.namespace,
+                    "labels": instance_labels(a.name),
+                },
                 spec={
                     "accessModes": [a.model_cache.access_mode],
                     "storageClassName": a.model_cache.storage_class,
@@ -880,7 +886,12 @@ class ModelServer(pulumi.ComponentResource):
 
         def trigger(trigger_name: str, query: str, threshold: str) -> dict[str, Any]:
             meta = {"serverAddress": a.prometheus_url, "query": query, "threshold": threshold}
-            t: dict[str, Any] = {"type": "prometheus", "name": trigger_name, "metricType": "AverageValue", "metadata": meta}
+            t: dict[str, Any] = {
+                "type": "prometheus",
+                "name": trigger_name,
+                "metricType": "AverageValue",
+                "metadata": meta,
+            }
             if auth_ref:
                 meta["authModes"] = "bearer"
                 t["authenticationRef"] = auth_ref

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import pulumi
@@ -65,6 +65,8 @@ class GpuPlatformArgs:
         keda: install KEDA (autoscaling on Prometheus queries).
         lws: install the LeaderWorkerSet controller (multi-node replicas).
         kube_prometheus_stack: install Prometheus, Alertmanager, Grafana and kube-state-metrics.
+        serving_namespaces: namespaces to create for the model servers, once per cluster (pass
+            `create_namespace=False` to ModelServers that share one).
     """
 
     cloud: Cloud
@@ -80,6 +82,7 @@ class GpuPlatformArgs:
     lws: bool = False
     kube_prometheus_stack: bool = False
     monitoring_namespace: str = MONITORING_NAMESPACE
+    serving_namespaces: tuple[str, ...] = ()
     tolerate_spot: bool = True
 
     @property
@@ -111,6 +114,8 @@ class GpuPlatformArgs:
                 )
             )
         out += dns_label_problems("monitoring_namespace", self.monitoring_namespace)
+        for i, ns in enumerate(self.serving_namespaces):
+            out += dns_label_problems(f"serving_namespaces[{i}]", ns)
         return out
 
     @classmethod
@@ -188,10 +193,11 @@ class GpuPlatform(pulumi.ComponentResource):
         self._args = args
         self._tolerations = node_tolerations(args.cloud, args.tolerate_spot)
         self.releases = {}
+        self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
         self.crd_dependencies = []
         self.dcgm_target = None
         self.prometheus_url = None
-        namespaces: dict[str, k8s.core.v1.Namespace] = {}
+        namespaces = self.namespaces
 
         def ns(namespace: str, privileged: bool = False) -> list[pulumi.Resource]:
             if namespace == SYSTEM_NAMESPACE:
@@ -207,6 +213,9 @@ class GpuPlatform(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             return [namespaces[namespace]]
+
+        for namespace in sorted(set(args.serving_namespaces)):
+            ns(namespace)
 
         if args.uses_gpu_operator:
             self._release(
@@ -286,6 +295,7 @@ class GpuPlatform(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "releases": {k: r.name for k, r in self.releases.items()},
+                "namespaces": sorted(self.namespaces),
                 "prometheus_url": self.prometheus_url,
             }
         )

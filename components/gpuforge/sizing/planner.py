@@ -608,7 +608,9 @@ def build_plan(result: PlanResult) -> Plan:
     nodes_for = (lambda r: r * c.nodes_per_replica) if c.nodes_per_replica > 1 else (lambda r: math.ceil(r / per_node))
     zone = spec.target.zone
     region = catalog.get_region(c.cloud, c.region)
-    zones = (zone,) if zone else region.zones[: 3 if spec.sla.spread_zones else len(region.zones)]
+    # one zone when named (fabric pools need it); three to spread over when the SLA asks;
+    # otherwise no constraint (the pool uses every zone the network has subnets in)
+    zones = (zone,) if zone else (region.zones[:3] if spec.sla.spread_zones else ())
     fabric = inst.node_fabric if c.nodes_per_replica > 1 else "none"
     pool_name = f"{spec.name}-{inst.family.lower().replace('_', '-')}"[:40].rstrip("-")
     labels = {"gpuforge.io/pool": pool_name, "gpuforge.io/gpu": inst.gpu, "gpuforge.io/deployment": spec.name}
