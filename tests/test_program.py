@@ -68,6 +68,9 @@ def test_two_models_share_one_cluster_with_their_own_pools():
     assert not errors
     assert len(recorder.of_type("aws:eks/cluster:Cluster")) == 1
     assert {r.name for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup")} >= {"chat-gpu", "qwen-coder-gpu"}
+    # the serving namespace both models use is created once (a second create would fail)
+    namespaces = [r.inputs["metadata"]["name"] for r in recorder.of_type("kubernetes:core/v1:Namespace")]
+    assert namespaces.count("llm") == 1
 
 
 def test_hf_token_stays_secret_end_to_end(tmp_path):

@@ -37,7 +37,13 @@ def run() -> dict[str, Any]:
     cluster_name = first.cluster.name or f"gpuforge-{pulumi.get_stack()}"
     cluster = GpuCluster(
         cluster_name,
-        GpuClusterArgs(name=cluster_name, plans=plans, cluster=first.cluster, kube_prometheus_stack=first.cluster.kube_prometheus_stack),
+        GpuClusterArgs(
+            name=cluster_name,
+            plans=plans,
+            cluster=first.cluster,
+            kube_prometheus_stack=first.cluster.kube_prometheus_stack,
+            serving_namespaces=tuple(sorted({s.serving.namespace for s in specs})),
+        ),
     )
     exports: dict[str, Any] = {"cluster_name": cluster.cluster_name, "cloud": cluster.cloud}
     for spec, plan in zip(specs, plans):

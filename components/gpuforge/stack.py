@@ -33,6 +33,7 @@ class GpuClusterArgs:
     plans: Sequence[Plan]
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
     kube_prometheus_stack: bool = False
+    serving_namespaces: tuple[str, ...] = ()  # created once here, shared by the model servers
 
     def problems(self) -> list[Problem]:
         out: list[Problem] = []
@@ -100,6 +101,7 @@ class GpuCluster(pulumi.ComponentResource):
             [p.serving for p in args.plans],
             node_image=self.node_image,
             kube_prometheus_stack=args.kube_prometheus_stack,
+            serving_namespaces=tuple(args.serving_namespaces),
         )
         self.platform = GpuPlatform(f"{name}-platform", platform_args, pulumi.ResourceOptions(parent=self, provider=self.provider))
         self.register_outputs({"cluster_name": self.cluster_name, "cloud": self.cloud})
@@ -222,7 +224,7 @@ class ModelDeployment(pulumi.ComponentResource):
         self.plan = plan
         cluster = args.cluster or GpuCluster(
             f"{name}-cluster",
-            GpuClusterArgs(name=args.spec.cluster.name or name, plans=[plan], cluster=args.spec.cluster),
+            GpuClusterArgs(name=args.spec.cluster.name or name, plans=[plan], cluster=args.spec.cluster, serving_namespaces=(args.spec.serving.namespace,)),
             pulumi.ResourceOptions(parent=self),
         )
         self.node_pool = cluster.node_pool(f"{name}-gpu", plan.node_pool, pulumi.ResourceOptions(parent=self))
@@ -242,6 +244,7 @@ class ModelDeployment(pulumi.ComponentResource):
             gateway_name=serving.gateway_name,
             hostname=serving.hostname,
             crd_dependencies=tuple(platform.crd_dependencies),
+            create_namespace=serving.namespace not in platform.namespaces,
             **({"prometheus_url": platform.prometheus_url} if platform.prometheus_url else {}),
         )
         self.server = ModelServer(f"{name}-server", server_args, k8s_opts)
