@@ -23,6 +23,10 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import pulumi, pulumi_kubernetes, pulumi_aws  # the SDKs the AWS program needs
+# the SDK submodules load lazily on first use: load them here so "program" is gpuforge's work
+import pulumi_aws.ec2, pulumi_aws.eks, pulumi_aws.iam, pulumi_aws.kms, pulumi_aws.cloudwatch
+import pulumi_kubernetes.core.v1, pulumi_kubernetes.apps.v1, pulumi_kubernetes.helm.v3, pulumi_kubernetes.apiextensions
+import pulumi_kubernetes.policy.v1, pulumi_kubernetes.networking.v1, pulumi_kubernetes.provider
 import gpuforge.aws, gpuforge.k8s, gpuforge.stack, gpuforge.program
 t1 = time.perf_counter()
 from gpuforge.preview import read_stack_config, stack_file, run_program
@@ -33,9 +37,13 @@ t2 = time.perf_counter()
 rec, errors = run_program(config, secrets, sys.argv[1])
 t3 = time.perf_counter()
 assert not errors, errors
+# a second run: every SDK module the first one loaded lazily is now loaded, so this is the
+# program's own work (planning, components, mock registrations)
+rec, errors = run_program(config, secrets, sys.argv[1])
+t4 = time.perf_counter()
 print(json.dumps({
     "models": len(specs), "resources": len(rec.resources),
-    "imports_s": t1 - t0, "plan_s": t2 - t1, "program_s": t3 - t2,
+    "imports_s": t1 - t0 + (t3 - t2) - (t4 - t3), "plan_s": t2 - t1, "program_s": t4 - t3, "first_run_s": t3 - t2,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "azure_loaded": any(m.startswith("pulumi_azure_native") for m in sys.modules),
 }))
@@ -64,15 +72,15 @@ def n_model_stack(n: int, folder: Path) -> str:
 
 
 def main() -> None:
-    print("| stack | models | resources | SDK imports s | planning s | program s | program s / model | peak RSS MiB | Azure SDK loaded |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| stack | models | resources | SDK imports s | planning s | first run s | program s (warm) | program s / model | peak RSS MiB | Azure SDK loaded |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = [("aws-llama405b-efa", REPO / "stacks"), ("aws-two-models", REPO / "stacks")]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows += [(n_model_stack(n, folder), folder) for n in (1, 2, 5, 10)]
         for stack, where in rows:
             m = measure(stack, where)
-            print(f"| {stack} | {m['models']} | {m['resources']} | {m['imports_s']:.2f} | {m['plan_s']:.2f} | {m['program_s']:.2f} | "
+            print(f"| {stack} | {m['models']} | {m['resources']} | {m['imports_s']:.2f} | {m['plan_s']:.2f} | {m['first_run_s']:.2f} | {m['program_s']:.2f} | "
                   f"{m['program_s'] / m['models']:.2f} | {m['peak_rss_mib']:.0f} | {m['azure_loaded']} |")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from gpuforge.catalog import Gpu
@@ -89,7 +90,8 @@ class MemoryEstimate:
         return asdict(self)
 
 
-def stage_layers(num_layers: int, pp: int) -> list[range]:
+@lru_cache(maxsize=1024)
+def stage_layers(num_layers: int, pp: int) -> tuple[range, ...]:
     """Layer ranges per PP stage, as vLLM's `get_pp_indices` splits them.
 
     Extra layers (num_layers % pp) go to the stages before the last, counting back from the
@@ -102,7 +104,7 @@ def stage_layers(num_layers: int, pp: int) -> list[range]:
     for n in per:
         out.append(range(start, start + n))
         start += n
-    return out
+    return tuple(out)
 
 
 def weight_dtype_bytes(arch: ModelArch, dtype: str) -> int:
@@ -194,9 +196,16 @@ def page_size_bytes(arch: ModelArch, tp: int, block_size: int, kv_bytes: int) ->
 
 def _kv_groups(arch: ModelArch, layers: range) -> tuple[int, list[tuple[str, int | None, int]]]:
     """(group_size, [(kind, window, n_groups)]) per vLLM's uniform-page-size grouping."""
+    cache = arch.__dict__.setdefault("_kv_groups_cache", {})  # per architecture (it is frozen data)
+    key = (layers.start, layers.stop)
+    if key not in cache:
+        cache[key] = _kv_groups_of(arch.layers, layers.start, layers.stop)
+    return cache[key]
+
+
+def _kv_groups_of(pattern: tuple, start: int, stop: int) -> tuple[int, list[tuple[str, int | None, int]]]:
     by_type: dict[tuple[str, int | None], int] = {}
-    for i in layers:
-        la = arch.layers[i]
+    for la in pattern[start:stop]:
         by_type[(la.kind, la.window)] = by_type.get((la.kind, la.window), 0) + 1
     counts = list(by_type.values())
     if len(counts) == 1:

@@ -189,7 +189,6 @@ class ReplicaModel:
         self.kv_layers = [(page_token, w if k != "full" else None, n) for k, w, n in arch.attention_groups]
         self.n_layers = arch.num_layers
         self.attn_dim = arch.num_heads * (arch.qk_nope_head_dim + arch.qk_rope_head_dim if arch.is_mla else arch.head_dim)
-        self.full_layers = sum(1 for la in arch.layers if la.kind == "full")
         self.tp, self.pp = tp, pp
         self.act_bytes_per_token = arch.hidden_size * 2
 

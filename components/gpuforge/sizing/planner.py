@@ -241,6 +241,56 @@ def _price(inst: InstanceType, region: str) -> tuple[float | None, str | None, s
     return p.usd_per_hour, p.as_of, p.region
 
 
+@dataclass
+class _Sized:
+    """The replica-dependent physics of a candidate: memory, latency and what they fail."""
+
+    memory: MemoryEstimate
+    performance: Performance | None
+    max_model_len: int
+    max_num_seqs: int
+    per_replica: int
+    kv_need: int
+    kv_short: bool
+    ttft_over: bool
+    itl_over: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.memory.fits and not (self.kv_short or self.ttft_over or self.itl_over)
+
+
+def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
+    """Memory and latency of one candidate at its replica count (memoised)."""
+    inst = c.instance
+    gpu = catalog.get_gpu(inst.gpu)
+    per_replica = math.ceil(spec.workload.peak_concurrency / c.replicas)
+    max_model_len = default_max_model_len(spec, model)
+    seqs = _engine_max_num_seqs(gpu, per_replica)
+    mem = _memory(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype, max_model_len, spec.serving.gpu_memory_utilization, seqs)
+    need = per_replica * (spec.workload.input_tokens + spec.workload.output_tokens)
+    if not mem.fits:
+        return _Sized(mem, None, max_model_len, seqs, per_replica, need, False, False, False)
+    rate = spec.workload.requests_per_second / c.replicas if spec.workload.requests_per_second else None
+    layout = Layout(
+        gpu=gpu,
+        tensor_parallel=c.tensor_parallel,
+        pipeline_parallel=c.pipeline_parallel,
+        quantization=PRECISIONS[c.precision][1],
+        kv_cache_dtype=c.kv_cache_dtype,
+        gpus_per_node=inst.gpu_count,
+        node_fabric=inst.node_fabric,
+    )
+    workload = Workload(spec.workload.input_tokens, spec.workload.output_tokens, concurrency=None if rate else per_replica, request_rate=rate)
+    perf = _performance(model, layout, workload, mem)
+    return _Sized(
+        mem, perf, max_model_len, seqs, per_replica, need,
+        kv_short=mem.kv_cache_tokens < need,
+        ttft_over=perf.ttft_p95_ms > spec.sla.ttft_p95_ms,
+        itl_over=perf.itl_p95_ms > spec.sla.itl_limit_ms(),
+    )
+
+
 def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evaluation:
     """Decide one candidate: feasible or not, with every reason."""
     inst, gpu = c.instance, catalog.get_gpu(c.instance.gpu)
@@ -295,41 +345,26 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         reasons.append(f"{c.replicas} replica(s) < sla.min_replicas {spec.sla.min_replicas}")
         kinds.add("availability")
 
-    # memory
-    per_replica = math.ceil(spec.workload.peak_concurrency / c.replicas)
-    max_model_len = default_max_model_len(spec, model)
-    seqs = _engine_max_num_seqs(gpu, per_replica)
-    mem = _memory(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype, max_model_len, spec.serving.gpu_memory_utilization, seqs)
-    ev.memory, ev.max_model_len, ev.max_num_seqs, ev.per_replica_concurrency = mem, max_model_len, seqs, per_replica
+    # memory and SLA
+    sized = _size(spec, model, c)
+    mem, perf = sized.memory, sized.performance
+    ev.memory, ev.performance = mem, perf
+    ev.max_model_len, ev.max_num_seqs, ev.per_replica_concurrency = sized.max_model_len, sized.max_num_seqs, sized.per_replica
     if not mem.fits:
         reasons += [f"memory: {p}" for p in mem.problems]
         kinds.add("memory")
     else:
-        need = per_replica * (spec.workload.input_tokens + spec.workload.output_tokens)
-        if mem.kv_cache_tokens < need:
+        if sized.kv_short:
             reasons.append(
-                f"memory: KV cache holds {mem.kv_cache_tokens} tokens, {per_replica} concurrent requests need {need}"
+                f"memory: KV cache holds {mem.kv_cache_tokens} tokens, {sized.per_replica} concurrent requests need {sized.kv_need}"
             )
             kinds.add("memory")
-        # SLA
-        rate = spec.workload.requests_per_second / c.replicas if spec.workload.requests_per_second else None
-        layout = Layout(
-            gpu=gpu,
-            tensor_parallel=c.tensor_parallel,
-            pipeline_parallel=c.pipeline_parallel,
-            quantization=PRECISIONS[c.precision][1],
-            kv_cache_dtype=c.kv_cache_dtype,
-            gpus_per_node=inst.gpu_count,
-            node_fabric=inst.node_fabric,
-        )
-        perf = _performance(model, layout, Workload(spec.workload.input_tokens, spec.workload.output_tokens, concurrency=None if rate else per_replica, request_rate=rate), mem)
-        ev.performance = perf
-        if perf.ttft_p95_ms > spec.sla.ttft_p95_ms:
+        assert perf is not None
+        if sized.ttft_over:
             reasons.append(f"TTFT p95 {_ms(perf.ttft_p95_ms)} > SLA {spec.sla.ttft_p95_ms:g} ms")
             kinds.add("ttft")
-        itl_limit = spec.sla.itl_limit_ms()
-        if perf.itl_p95_ms > itl_limit:
-            reasons.append(f"ITL p95 {_ms(perf.itl_p95_ms)} > SLA {itl_limit:g} ms")
+        if sized.itl_over:
+            reasons.append(f"ITL p95 {_ms(perf.itl_p95_ms)} > SLA {spec.sla.itl_limit_ms():g} ms")
             kinds.add("itl")
     # budget
     if spec.budget.max_monthly_usd is not None and price is not None and ev.cost_per_month > spec.budget.max_monthly_usd:
@@ -374,8 +409,15 @@ def replicas_needed(spec: DeploymentSpec, model: ResolvedModel, base: Candidate)
     top = replica_ceiling(spec)
 
     def ok(r: int) -> Evaluation | None:
-        ev = evaluate(spec, model, _with_replicas(base, r))
-        return None if ev.kinds & _REPLICA_FIXABLE else ev
+        # the replica-fixable checks of evaluate(), without building its reasons
+        cand = _with_replicas(base, r)
+        if r < spec.sla.min_replicas:
+            return None
+        sized = _size(spec, model, cand)
+        if not sized.ok:
+            return None
+        ev = Evaluation(cand, True, [], set(), 0.0, memory=sized.memory, performance=sized.performance)
+        return ev
 
     best = ok(1)
     if best is None:
