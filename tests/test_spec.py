@@ -147,3 +147,14 @@ def test_error_text_format():
     problems = _problems(dict(GOOD, target={"cloud": "gcp"}))
     text = str(SpecError("deployment 'chat'", problems))
     assert textwrap.dedent(text).splitlines()[1].strip().startswith("target.cloud:")
+
+
+def test_generated_reference_docs_are_current():
+    # docs/spec.md and docs/components.md are generated; regenerate with `python -m gpuforge.docgen`
+    from pathlib import Path
+
+    from gpuforge.docgen import components_markdown, spec_markdown
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    assert (docs / "spec.md").read_text() == spec_markdown() + "\n"
+    assert (docs / "components.md").read_text() == components_markdown() + "\n"
