@@ -10,17 +10,6 @@ import json
 import sys
 from typing import Any
 
-PRECISION_TO_ENGINE = {
-    # gpuforge precision -> (vLLM --dtype, memory-model quantization)
-    "bf16": ("bfloat16", "none"),
-    "fp16": ("float16", "none"),
-    "fp8": ("auto", "fp8"),
-    "int8": ("auto", "int8"),
-    "int4-awq": ("float16", "int4-awq"),
-    "int4-gptq": ("float16", "int4-gptq"),
-    "mxfp4": ("bfloat16", "mxfp4"),
-}
-
 
 def _estimate(args: argparse.Namespace) -> int:
     from gpuforge import catalog
