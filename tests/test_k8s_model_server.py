@@ -14,6 +14,7 @@ from gpuforge.errors import SpecError
 from gpuforge.k8s import ModelCache, ModelServer, ModelServerArgs, startup_budget_s
 from gpuforge.k8s.model_server import ENGINE_INIT_S, HF_DOWNLOAD_GIB_PER_S, serve_command
 from gpuforge.plan import NodePoolPlan, ServingPlan
+from tests_support import P5_EFA_POOL
 
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -94,21 +95,7 @@ TWO_NODE_EFA = replace(
 )
 TWO_NODE_IB = replace(TWO_NODE_EFA, cloud="azure", fabric="infiniband", pool_name="ndv5-ib")
 
-P5_EFA_POOL = NodePoolPlan(
-    name="p5-efa",
-    cloud="aws",
-    region="us-east-1",
-    instance_type="p5.48xlarge",
-    gpu="h100-80gb",
-    gpus_per_node=8,
-    nodes_per_replica=2,
-    desired_nodes=2,
-    min_nodes=2,
-    max_nodes=4,
-    zone="us-east-1a",
-    fabric="efa",
-    placement_group=True,
-)
+
 NODES = {  # vCPUs, GiB of the instance types the plans run on (catalog rows)
     "g6e-l40s": (8, 64.0),  # g6e.2xlarge
     "p5-h100": (192, 2048.0),  # p5.48xlarge

@@ -12,26 +12,13 @@ import k8s_validation as kv
 from gpuforge.errors import SpecError
 from gpuforge.k8s import GpuPlatform, GpuPlatformArgs, versions
 from gpuforge.plan import NodePoolPlan, ServingPlan
+from tests_support import P5_EFA_POOL
 
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NCP = "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy"
 
-P5_PAIR = NodePoolPlan(
-    name="p5-efa",
-    cloud="aws",
-    region="us-east-1",
-    instance_type="p5.48xlarge",
-    gpu="h100-80gb",
-    gpus_per_node=8,
-    nodes_per_replica=2,
-    desired_nodes=2,
-    min_nodes=2,
-    max_nodes=4,
-    zone="us-east-1a",
-    fabric="efa",
-    placement_group=True,
-)
+P5_PAIR = P5_EFA_POOL  # the pool name the assertions below use
 G6E_SINGLE = replace(
     P5_PAIR,
     name="g6e",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gpuforge.plan import NodePoolPlan
 from gpuforge.spec import load_spec
 
 
@@ -15,3 +16,22 @@ def spec_of(model="llama-3.1-8b-instruct", I=1024, O=256, conc=16, ttft=2000, it
         "budget": {"max_monthly_usd": budget} if budget else {},
     }
     return load_spec(raw)
+
+
+# Two p5.48xlarge nodes per replica over EFA, in one zone with a placement group: the
+# multi-node AWS pool the Kubernetes tests deploy onto.
+P5_EFA_POOL = NodePoolPlan(
+    name="p5-efa",
+    cloud="aws",
+    region="us-east-1",
+    instance_type="p5.48xlarge",
+    gpu="h100-80gb",
+    gpus_per_node=8,
+    nodes_per_replica=2,
+    desired_nodes=2,
+    min_nodes=2,
+    max_nodes=4,
+    zone="us-east-1a",
+    fabric="efa",
+    placement_group=True,
+)

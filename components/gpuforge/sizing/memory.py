@@ -164,11 +164,22 @@ def _layer_weight_bytes(arch: ModelArch, tp: int, quant: str, dtype_bytes: int, 
     return total + 2 * h * dtype_bytes  # the two RMSNorms
 
 
+def _moe_count(arch: ModelArch, layers: range) -> int:
+    """MoE layers among `layers` (cached on the architecture, which is frozen data)."""
+    if not arch.moe_layers:
+        return 0
+    cache = arch.__dict__.setdefault("_moe_count_cache", {})
+    key = (layers.start, layers.stop)
+    if key not in cache:
+        cache[key] = sum(arch.moe_layers[layers.start : layers.stop])
+    return cache[key]
+
+
 def stage_weight_bytes(arch: ModelArch, tp: int, pp: int, stage: int, quant: str, dtype_bytes: int, vocab_padding: int) -> float:
     """Bytes of weights one GPU of PP stage `stage` holds."""
     h = arch.hidden_size
     layers = stage_layers(arch.num_layers, pp)[stage]
-    n_moe = sum(1 for i in layers if arch.moe_layers and arch.moe_layers[i])
+    n_moe = _moe_count(arch, layers)
     total = n_moe * _layer_weight_bytes(arch, tp, quant, dtype_bytes, True) if n_moe else 0.0
     if len(layers) - n_moe:
         total += (len(layers) - n_moe) * _layer_weight_bytes(arch, tp, quant, dtype_bytes, False)

@@ -185,15 +185,23 @@ def candidates(spec: DeploymentSpec, model: ResolvedModel) -> Iterator[Candidate
 
 
 _MEMO: dict[tuple, Any] = {}
+# Keys use id() of models and memory estimates (they hold unhashable dicts). Every object
+# whose id is in a key is kept alive here, so an id can never be reused by another object
+# while a memoised result still refers to it.
+_PINNED: dict[int, Any] = {}
 
 
 def _memo(key: tuple, fn, *args):
-    """Memoise pure sizing calls by a key of plain values (models hold unhashable dicts)."""
+    """Memoise pure sizing calls by a key of plain values and pinned object ids."""
     try:
         return _MEMO[key]
     except KeyError:
         if len(_MEMO) > 200_000:
             _MEMO.clear()
+            _PINNED.clear()
+        for a in args:
+            if not isinstance(a, (int, float, str, Gpu, Layout, Workload)):
+                _PINNED[id(a)] = a
         value = _MEMO[key] = fn(*args)
         return value
 
@@ -203,10 +211,22 @@ def _memory(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str, kv: str
     return _memo(key, _memory_uncached, model, gpu, tp, pp, prec, kv, max_model_len, util, max_num_seqs)
 
 
+def engine_dtype(gpu: Gpu, precision: str) -> str:
+    """vLLM --dtype for a precision on a GPU (Turing has no bf16: vLLM serves fp16 there)."""
+    dtype = PRECISIONS[precision][0]
+    return "float16" if gpu.architecture == "turing" and dtype == "bfloat16" else dtype
+
+
+def engine_quantization(model: ResolvedModel, precision: str) -> str | None:
+    """vLLM --quantization: set to quantize a 16-bit checkpoint on the fly; None when the
+    checkpoint already says how it is quantized (vLLM reads its quantization_config)."""
+    if model.checkpoint_precision not in ("bf16", "fp16"):
+        return None
+    return VLLM_QUANTIZATION[PRECISIONS[precision][1]]
+
+
 def _memory_uncached(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str, kv: str, max_model_len: int, util: float, max_num_seqs: int) -> MemoryEstimate:
-    dtype, quant = PRECISIONS[prec]
-    if gpu.architecture == "turing" and dtype == "bfloat16":
-        dtype = "float16"  # no bf16 on Turing: vLLM serves such checkpoints in fp16
+    dtype, quant = engine_dtype(gpu, prec), PRECISIONS[prec][1]
     return estimate_memory(
         model.arch,
         gpu,
@@ -591,7 +611,7 @@ def _path(kind: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def summary(ev: Evaluation, model: ResolvedModel | None = None) -> dict[str, Any]:
+def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
     """The `chosen` / alternative object of `gpuforge plan --format json`."""
     c, perf, mem = ev.candidate, ev.performance, ev.memory
     tokens_per_s = (perf.output_tokens_per_s * c.replicas) if perf else 0.0
@@ -607,7 +627,7 @@ def summary(ev: Evaluation, model: ResolvedModel | None = None) -> dict[str, Any
         "pipeline_parallel": c.pipeline_parallel,
         "replicas": c.replicas,
         "precision": c.precision,
-        "quantization": VLLM_QUANTIZATION[PRECISIONS[c.precision][1]] if model is None or model.checkpoint_precision in ("bf16", "fp16") else None,
+        "quantization": engine_quantization(model, c.precision),
         "kv_cache_dtype": c.kv_cache_dtype,
         "max_model_len": ev.max_model_len,
         "max_num_seqs": ev.max_num_seqs,
@@ -677,11 +697,7 @@ def build_plan(result: PlanResult) -> Plan:
         capacity_block_instance_count=spec.target.capacity_block_instance_count,
         labels=labels,
     )
-    dtype, quant = PRECISIONS[c.precision]
     gpu = catalog.get_gpu(inst.gpu)
-    if gpu.architecture == "turing" and dtype == "bfloat16":
-        dtype = "float16"
-    engine_quant = VLLM_QUANTIZATION[quant] if model.checkpoint_precision in ("bf16", "fp16") else None
     serving = ServingPlan(
         name=spec.name,
         model=model.hf_id,
@@ -695,8 +711,8 @@ def build_plan(result: PlanResult) -> Plan:
         max_num_seqs=ev.max_num_seqs,
         max_num_batched_tokens=ev.memory.max_num_batched_tokens if ev.memory else 2048,
         gpu_memory_utilization=spec.serving.gpu_memory_utilization,
-        dtype=dtype if c.precision in ("bf16", "fp16") else "auto",
-        quantization=engine_quant,
+        dtype=engine_dtype(gpu, c.precision) if c.precision in ("bf16", "fp16") else "auto",
+        quantization=engine_quantization(model, c.precision),
         kv_cache_dtype=c.kv_cache_dtype,
         replicas=c.replicas,
         min_replicas=spec.sla.min_replicas,
