@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from gpuforge.sizing.planner import Evaluation, PlanResult, summary
+from gpuforge.sizing.planner import Evaluation, PlanResult, itl_p95_ms, summary
 
 
 def plan_json(result: PlanResult) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
         "model": {"id": result.model.key, "hf_id": result.model.hf_id, "params_total": result.model.params_total, "params_active": result.model.params_active},
         "sla": result.spec.sla.model_dump(),
         "workload": result.spec.workload.model_dump(),
-        "chosen": summary(result.chosen, result.model),
+        "chosen": summary(result.chosen, result.model, result.spec),
         "alternatives": [_alternative(a, result.chosen, result) for a in result.alternatives],
         "rejected": [{"candidate": a.candidate.describe(), "reasons": a.reasons} for a in result.rejected],
         "candidates_considered": result.considered,
@@ -24,7 +24,7 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
 
 
 def _alternative(a: Evaluation, chosen: Evaluation, result: PlanResult) -> dict[str, Any]:
-    out = summary(a, result.model)
+    out = summary(a, result.model, result.spec)
     out["why_not"] = why_lost(a, chosen)
     return out
 
@@ -54,7 +54,7 @@ def _line(ev: Evaluation) -> str:
 
 def markdown(result: PlanResult) -> str:
     """The sizing review posted on a pull request."""
-    s = summary(result.chosen, result.model)
+    s = summary(result.chosen, result.model, result.spec)
     spec = result.spec
     p, m = s["predicted"], s["memory"]
     out = io.StringIO()
@@ -67,8 +67,9 @@ def markdown(result: PlanResult) -> str:
         f"(${s['cost_per_hour']:,.2f}/h, price of {(s['price_date'] or '')[:10]} in {s['price_region']})\n\n"
     )
     w("| | predicted | SLA |\n|---|---|---|\n")
-    w(f"| TTFT p95 | {p['ttft_p95_ms']:,.0f} ms | {spec.sla.ttft_p95_ms:,.0f} ms |\n")
-    w(f"| ITL p95 | {p['itl_p95_ms']:,.1f} ms | {spec.sla.itl_limit_ms():,.1f} ms |\n")
+    mg = s["margins"]
+    w(f"| TTFT p95 | {p['ttft_p95_ms']:,.0f} ms | {spec.sla.ttft_p95_ms:,.0f} ms (margin {mg['ttft_p95_pct']:.0f}%) |\n")
+    w(f"| ITL p95 | {p['itl_p95_ms']:,.1f} ms | {spec.sla.itl_limit_ms():,.1f} ms (margin {mg['itl_p95_pct']:.0f}%) |\n")
     w(f"| output tokens/s (all replicas, peak) | {p['output_tokens_per_s']:,.0f} | |\n")
     w(f"| min replicas | {s['replicas']} | {spec.sla.min_replicas} |\n")
     cpm = s["cost_per_million_tokens"]
@@ -87,7 +88,7 @@ def markdown(result: PlanResult) -> str:
             pa = a.performance
             w(
                 f"| {a.candidate.describe()} | {a.cost_per_month:,.0f} | {pa.ttft_p95_ms:,.0f} ms | "
-                f"{pa.itl_p95_ms:,.1f} ms | {why_lost(a, result.chosen)} |\n"
+                f"{itl_p95_ms(pa):,.1f} ms | {why_lost(a, result.chosen)} |\n"
             )
         w("\n```mermaid\nquadrantChart\n")
         w("    title Monthly cost vs predicted TTFT p95 (cheapest candidates)\n")
@@ -112,7 +113,7 @@ def table(result: PlanResult) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    s = summary(result.chosen, result.model)
+    s = summary(result.chosen, result.model, result.spec)
     console = Console(file=io.StringIO(), width=140, force_terminal=False)
     t = Table(title=f"{result.spec.name}: {result.model.hf_id}")
     for col in ("", "instance", "layout", "replicas", "$/month", "TTFT p95", "ITL p95", "tok/s", "note"):
@@ -127,7 +128,7 @@ def table(result: PlanResult) -> str:
             str(c.replicas),
             f"{e.cost_per_month:,.0f}",
             f"{p.ttft_p95_ms:,.0f} ms",
-            f"{p.itl_p95_ms:,.1f} ms",
+            f"{itl_p95_ms(p):,.1f} ms",
             f"{p.output_tokens_per_s * c.replicas:,.0f}",
             "" if i == 0 else why_lost(e, result.chosen),
         )

@@ -18,6 +18,7 @@ class Gpu:
     name: str
     vendor: Literal["nvidia", "amd"]
     architecture: str  # turing, ampere, ada, hopper, blackwell, cdna3
+    compute_capability: tuple[int, int] | None  # CUDA (major, minor); None off CUDA (AMD)
     memory_gib: float
     memory_bandwidth_gbs: float  # HBM/GDDR, GB/s (1e9)
     bf16_tflops: float  # dense tensor-core TFLOPS (fp16 where bf16 is absent)
@@ -109,7 +110,9 @@ class CatalogModel:
     params_active: int
     config: dict[str, Any]
     revision: str | None = None
-    aliases: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # pure renames of the same repo only (e.g. Meta-Llama-3.1 -> Llama-3.1)
+    base: str | None = None  # catalog id of the 16-bit checkpoint this one was quantized from
+    download_bytes: int | None = None  # safetensors total_size of the repo, where known
     gated: bool = False
     license: str | None = None
     sources: tuple[str, ...] = ()

@@ -110,7 +110,8 @@ class ModelServerArgs:
             gpus_per_node x nodes_per_replica.
         gpus_per_node, nodes_per_replica: the replica layout; >1 node makes a LeaderWorkerSet.
         pool_name: value of the nodes' `gpuforge.io/pool` label.
-        node_vcpus, node_memory_gib: the node's size; the pod requests it minus headroom.
+        node_vcpus, node_memory_gib: the node's size; without pod_cpu_request /
+            pod_memory_request_gib (the plan's per-pod requests) the pod requests it minus headroom.
         weights_gib_total: checkpoint size, for the startup probe and the emptyDir cache size.
         fabric, efa_interfaces: multi-node fabric (`vpc.amazonaws.com/efa: efa_interfaces` or
             `rdma/ib: 1`).
@@ -167,6 +168,9 @@ class ModelServerArgs:
     create_namespace: bool = True
     wait_for_ready: bool = True
     crd_dependencies: Sequence[pulumi.Resource] = ()
+    # per-pod requests from the plan (ServingPlan.cpu_request / memory_request_gib); 0 = derive
+    pod_cpu_request: int = 0
+    pod_memory_request_gib: int = 0
 
     # --- derived --------------------------------------------------------------------------
     @property
@@ -184,10 +188,15 @@ class ModelServerArgs:
 
     @property
     def cpu_request(self) -> int:
+        """The plan's per-pod request (node allocatable / replicas per node), else the node minus headroom."""
+        if self.pod_cpu_request:
+            return self.pod_cpu_request
         return max(1, math.floor(self.node_vcpus * CPU_FRACTION) - CPU_RESERVED)
 
     @property
     def memory_request_gib(self) -> int:
+        if self.pod_memory_request_gib:
+            return self.pod_memory_request_gib
         return max(1, math.floor(self.node_memory_gib * MEMORY_FRACTION - MEMORY_RESERVED_GIB))
 
     @property
@@ -395,6 +404,8 @@ class ModelServerArgs:
             spread_zones=serving.spread_zones,
             spot=bool(pool and pool.capacity_type == "spot"),
             rollout_surge=bool(pool and pool.max_nodes - serving.max_replicas * npr >= npr),
+            pod_cpu_request=serving.cpu_request,
+            pod_memory_request_gib=serving.memory_request_gib,
         )
         return replace(args, **overrides)
 
