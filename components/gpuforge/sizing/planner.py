@@ -538,7 +538,8 @@ def _with_replicas(c: Candidate, r: int) -> Candidate:
 
 
 def _zones_offering(cloud: str, region: str, instance_type: str) -> tuple[str, ...]:
-    """Zones of the region that offer the instance type (the cloud seam's offer, else the catalog's)."""
+    """Zones of the region that offer the instance type (the cloud seam's offer, as AWS zone ids
+    or Azure zone numbers; else the catalog's zone names). Used to count them."""
     o = cloud_offers.offer(cloud, instance_type, region)
     if o is not None and o.zones:
         return tuple(o.zones)
@@ -917,7 +918,7 @@ def build_plan(result: PlanResult) -> Plan:
     region = catalog.get_region(c.cloud, c.region)
     # one zone when named (fabric pools need it); three to spread over when the SLA asks;
     # otherwise no constraint (the pool uses every zone the network has subnets in)
-    zones = (zone,) if zone else (_zones_offering(c.cloud, c.region, inst.name)[:3] if spec.sla.spread_zones else ())
+    zones = (zone,) if zone else (region.zones[:3] if spec.sla.spread_zones else ())
     fabric = inst.node_fabric if c.nodes_per_replica > 1 else "none"
     pool_name = f"{spec.name}-{inst.family.lower().replace('_', '-')}"[:40].rstrip("-")
     labels = {"gpuforge.io/pool": pool_name, "gpuforge.io/gpu": inst.gpu, "gpuforge.io/deployment": spec.name}
