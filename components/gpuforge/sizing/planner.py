@@ -98,7 +98,7 @@ class Evaluation:
     performance: Performance | None = None
     price_as_of: str | None = None
     price_region: str | None = None
-    cost: "LayoutCost | None" = None
+    cost: LayoutCost | None = None
     max_model_len: int = 0
     max_num_seqs: int = 0
     per_replica_concurrency: int = 0
