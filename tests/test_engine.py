@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gpuforge import catalog
 from gpuforge.engine import vllm as engine
 from gpuforge.sizing.models import resolve

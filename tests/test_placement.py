@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gpuforge import catalog
 from gpuforge.cloud import allocatable as al
 from gpuforge.k8s.model_server import ModelServerArgs

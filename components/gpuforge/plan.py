@@ -102,7 +102,7 @@ class ServingPlan:
 
     def engine_args(self) -> list[str]:
         """The `vllm serve` arguments, in a stable order (gpuforge.engine.vllm.serve_args)."""
-        from gpuforge.engine.vllm import serve_args  # noqa: PLC0415  (plan stays import-light)
+        from gpuforge.engine.vllm import serve_args
 
         return serve_args(
             served_model_name=self.served_model_name,

@@ -31,6 +31,7 @@ Sources:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -99,7 +100,7 @@ def aks_kube_reserved_cpu_m(vcpus: int) -> int:
     table = AKS_CPU_RESERVED_M
     if vcpus <= table[0][0]:
         return table[0][1]
-    for (c0, m0), (c1, m1) in zip(table, table[1:]):
+    for (c0, m0), (c1, m1) in itertools.pairwise(table):
         if vcpus <= c1:
             return math.ceil(m0 + (m1 - m0) * (vcpus - c0) / (c1 - c0))
     last_c, last_m = table[-1]

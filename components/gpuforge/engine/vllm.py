@@ -306,7 +306,7 @@ def precision_problems(checkpoint_precision: str, precision: str) -> list[str]:
 SERVING_VENDORS = ("nvidia",)
 
 
-def capability(gpu: "Gpu") -> int | None:
+def capability(gpu: Gpu) -> int | None:
     """Compute capability as vLLM's DeviceCapability.to_int() (major*10+minor); None off CUDA."""
     cc = getattr(gpu, "compute_capability", None)
     if not cc:
@@ -314,7 +314,7 @@ def capability(gpu: "Gpu") -> int | None:
     return int(cc[0]) * 10 + int(cc[1])
 
 
-def platform_problems(gpu: "Gpu") -> list[str]:
+def platform_problems(gpu: Gpu) -> list[str]:
     """Can gpuforge's vLLM image run on this GPU at all."""
     if gpu.vendor not in SERVING_VENDORS:
         return [f"{gpu.name} is an {gpu.vendor.upper()} GPU; gpuforge serves the CUDA image of vLLM {VLLM_VERSION} only (no ROCm image or amd.com/gpu requests)"]
@@ -327,7 +327,7 @@ def platform_problems(gpu: "Gpu") -> list[str]:
     return []
 
 
-def supported_dtypes(gpu: "Gpu") -> tuple[str, ...]:
+def supported_dtypes(gpu: Gpu) -> tuple[str, ...]:
     """Activation dtypes the GPU supports in vLLM (vllm/platforms/cuda.py:140-150)."""
     cc = capability(gpu) or 0
     if cc >= 80:
@@ -342,7 +342,7 @@ def supported_dtypes(gpu: "Gpu") -> tuple[str, ...]:
 FLOAT16_REFUSED_MODEL_TYPES = frozenset({"gemma2", "gemma3", "gemma3_text", "plamo2", "glm4"})
 
 
-def dtype_problems(model_type: str, dtype: str, gpu: "Gpu", scheme: QuantScheme | None) -> list[str]:
+def dtype_problems(model_type: str, dtype: str, gpu: Gpu, scheme: QuantScheme | None) -> list[str]:
     """Is `--dtype dtype` accepted for this model, GPU and quantization."""
     out = []
     if dtype not in supported_dtypes(gpu):
@@ -355,7 +355,7 @@ def dtype_problems(model_type: str, dtype: str, gpu: "Gpu", scheme: QuantScheme 
     return out
 
 
-def engine_dtype(model_type: str, checkpoint_dtype: str, precision: str, gpu: "Gpu", scheme: QuantScheme | None) -> str | None:
+def engine_dtype(model_type: str, checkpoint_dtype: str, precision: str, gpu: Gpu, scheme: QuantScheme | None) -> str | None:
     """The --dtype to render: the precision's dtype, else the checkpoint's, else one the GPU,
     the model and the scheme all accept. None when no 16-bit dtype works (a problem)."""
     want = UNQUANTIZED_DTYPE.get(precision) or ("float16" if "float16" in checkpoint_dtype and "b" not in checkpoint_dtype else "bfloat16")
@@ -368,7 +368,7 @@ def engine_dtype(model_type: str, checkpoint_dtype: str, precision: str, gpu: "G
     return None
 
 
-def quantization_problems(scheme: QuantScheme | None, gpu: "Gpu") -> list[str]:
+def quantization_problems(scheme: QuantScheme | None, gpu: Gpu) -> list[str]:
     """Minimum compute capability of the quantization method (vllm/config/vllm.py:510-521)."""
     if scheme is None:
         return []
@@ -386,7 +386,7 @@ def quantization_problems(scheme: QuantScheme | None, gpu: "Gpu") -> list[str]:
 KV_CACHE_DTYPES = ("auto", "fp8")
 
 
-def kv_cache_problems(kv_cache_dtype: str, gpu: "Gpu") -> list[str]:
+def kv_cache_problems(kv_cache_dtype: str, gpu: Gpu) -> list[str]:
     if kv_cache_dtype not in KV_CACHE_DTYPES:
         return [f"--kv-cache-dtype {kv_cache_dtype!r} is not one gpuforge plans ({', '.join(KV_CACHE_DTYPES)})"]
     if kv_cache_dtype == "fp8" and (capability(gpu) or 0) < 75:
@@ -399,7 +399,7 @@ def _padded_vocab(vocab: int, pad: int) -> int:
     return (vocab + pad - 1) // pad * pad
 
 
-def tensor_parallel_problems(arch: "ModelArch", tp: int, pp: int = 1) -> list[str]:
+def tensor_parallel_problems(arch: ModelArch, tp: int, pp: int = 1) -> list[str]:
     """TP x PP divisibility vLLM asserts while building the model."""
     out = []
     # config/model.py:1105-1116 verify_with_parallel_config; linear.py:1011 QKVParallelLinear
@@ -426,7 +426,7 @@ def tensor_parallel_problems(arch: "ModelArch", tp: int, pp: int = 1) -> list[st
     return out
 
 
-def fp8_block_problems(arch: "ModelArch", tp: int, block: tuple[int, int] | None) -> list[str]:
+def fp8_block_problems(arch: ModelArch, tp: int, block: tuple[int, int] | None) -> list[str]:
     """Block-FP8 checkpoints: every TP-sharded dimension must hold whole weight blocks.
 
     vllm/model_executor/layers/quantization/fp8.py:625-648 (Fp8MoEMethod.create_weights): the
@@ -475,7 +475,7 @@ _MAX_LEN_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_l
 def _text_config(config: dict[str, Any]) -> dict[str, Any]:
     """vLLM's hf_text_config: the LM config of a multimodal wrapper, with transformers' class
     defaults for the fields a published config.json omits (Gemma 3: max_position_embeddings)."""
-    from gpuforge.sizing.architecture import _text_config as lm_config  # noqa: PLC0415
+    from gpuforge.sizing.architecture import _text_config as lm_config
 
     return lm_config(config)
 
@@ -531,7 +531,7 @@ def context_problems(max_model_len: int, native: int, input_tokens: int, output_
 class EngineLayout:
     """The vLLM configuration of one replica, as the rules see it."""
 
-    gpu: "Gpu"
+    gpu: Gpu
     tensor_parallel: int
     pipeline_parallel: int
     precision: str
@@ -540,8 +540,8 @@ class EngineLayout:
     scheme: QuantScheme | None
 
 
-def resolve_layout(arch: "ModelArch", checkpoint_precision: str, quantization_config: dict[str, Any] | None,
-                   gpu: "Gpu", tp: int, pp: int, precision: str, kv_cache_dtype: str) -> tuple[EngineLayout | None, list[str]]:
+def resolve_layout(arch: ModelArch, checkpoint_precision: str, quantization_config: dict[str, Any] | None,
+                   gpu: Gpu, tp: int, pp: int, precision: str, kv_cache_dtype: str) -> tuple[EngineLayout | None, list[str]]:
     """(the layout vLLM would run, every rule it breaks). The layout is None only when the
     precision itself is impossible for the checkpoint."""
     problems = precision_problems(checkpoint_precision, precision)

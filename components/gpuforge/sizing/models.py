@@ -47,7 +47,7 @@ def estimated_download_bytes(arch: ModelArch, params_total: int, precision: str)
     """
     if precision in engine.UNQUANTIZED:
         return 2 * params_total
-    from gpuforge.sizing.memory import stage_weight_bytes  # noqa: PLC0415  (memory imports this module's siblings)
+    from gpuforge.sizing.memory import stage_weight_bytes
 
     rotary_cache = arch.max_position_embeddings * arch.rotary_dim * 2  # built at start, not stored
     return int(stage_weight_bytes(arch, 1, 1, 0, precision, 2, 1) - rotary_cache)

@@ -5,6 +5,12 @@ Kept so `from gpuforge.sizing.versions import VLLM_VERSION` (and the constants) 
 
 from __future__ import annotations
 
-from gpuforge.engine.vllm import ENGINE_CONSTANTS, GIB, VLLM_VERSION, EngineConstants, engine_constants
+from gpuforge.engine.vllm import (
+    ENGINE_CONSTANTS,
+    GIB,
+    VLLM_VERSION,
+    EngineConstants,
+    engine_constants,
+)
 
 __all__ = ["ENGINE_CONSTANTS", "GIB", "VLLM_VERSION", "EngineConstants", "engine_constants"]
