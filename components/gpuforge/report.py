@@ -78,11 +78,12 @@ def markdown(result: PlanResult) -> str:
     w = out.write
     w(f"### gpuforge sizing: `{spec.name}` ({_where(result)})\n\n")
     w(
-        f"**{s['nodes']} x {s['instance_type']}** ({s['cloud']} {s['region']}), "
+        f"**{s['nodes']} x {s['instance_type']}** ({s['cloud']} {s['region']}, {s.get('capacity_type') or 'on-demand'}), "
         f"TP={s['tensor_parallel']} x PP={s['pipeline_parallel']}, {s['replicas']} replica(s), "
         f"{s['precision']} weights, KV {s['kv_cache_dtype']}: **${s['cost_per_month']:,.0f}/month** "
-        f"(${s['cost_per_hour']:,.2f}/h, price of {(s['price_date'] or '')[:10]} in {s['price_region']})\n\n"
+        f"(${s['cost_per_hour']:,.2f}/h)\n\n"
     )
+    w(price_markdown(s))
     w("| | predicted | SLA |\n|---|---|---|\n")
     w(f"| TTFT p95 | {p['ttft_p95_ms']:,.0f} ms | {spec.sla.ttft_p95_ms:,.0f} ms |\n")
     w(f"| ITL p95 | {p['itl_p95_ms']:,.1f} ms | {spec.sla.itl_limit_ms():,.1f} ms |\n")
@@ -125,6 +126,34 @@ def markdown(result: PlanResult) -> str:
     return out.getvalue()
 
 
+def price_markdown(s: dict[str, Any]) -> str:
+    """The price basis of a plan: region, capacity type, $/h, date and source of each price used."""
+    out = io.StringIO()
+    w = out.write
+    w("| region | capacity type | nodes | $/h per node | price date | source |\n|---|---|---|---|---|---|\n")
+    base = s.get("on_demand_base")
+    ct = s.get("capacity_type") or "on-demand"
+    if base:
+        w(
+            f"| {s['region']} | on-demand (kept for sla.min_replicas) | {base['nodes']} | {base['price_usd_per_hour']:,.4g} | "
+            f"{(base['price_date'] or '')[:10]} | {base['price_source']} |\n"
+        )
+    unit = s.get("price_usd_per_hour")
+    nodes = s["nodes"] - (base["nodes"] if base else 0)
+    source = f"[{s.get('price_source')}]({s['price_source_url']})" if s.get("price_source_url") else (s.get("price_source") or "n/a")
+    w(f"| {s['region']} | {ct} | {nodes} | {f'{unit:,.4g}' if unit is not None else 'n/a'} | {(s.get('price_date') or '')[:10]} | {source} |\n\n")
+    if s.get("price_source_note"):
+        w(f"Price date: {s['price_source_note']}\n\n")
+    it = s.get("interruption")
+    if it:
+        w(
+            f"Spot interruption: the cloud gives {it['notice_s']} s of notice; a reclaimed node takes "
+            f"{it['replicas_lost_per_reclaimed_node']} replica(s) with it ({it['replicas_on_spot']} of {s['replicas']} replicas run on "
+            f"{it['spot_nodes']} spot node(s), {it['replicas_on_demand']} on on-demand). Time to replace: {it['time_to_replace']}.\n\n"
+        )
+    return out.getvalue()
+
+
 def table(result: PlanResult) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -149,5 +178,8 @@ def table(result: PlanResult) -> str:
             "" if i == 0 else why_lost(e, result.chosen),
         )
     console.print(t)
-    console.print(f"price date {s['price_date']} ({s['price_region']}); {len(result.rejected)} layouts rejected; {result.considered} considered")
+    console.print(
+        f"{s.get('capacity_type') or 'on-demand'} price of {(s['price_date'] or '')[:10]} in {s['price_region']} "
+        f"({s.get('price_source') or 'n/a'}); {len(result.rejected)} layouts rejected; {result.considered} considered"
+    )
     return console.file.getvalue()  # type: ignore[attr-defined]
