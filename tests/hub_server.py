@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "hub-standin/1"
     state: HubState  # set on the subclass
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence stderr
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     # ---- helpers ----------------------------------------------------------------------------
@@ -85,10 +85,10 @@ class _Handler(BaseHTTPRequestHandler):
         return token in self.state.tokens, token
 
     # ---- routes -----------------------------------------------------------------------------
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._route()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._route()
 
     def _route(self) -> None:

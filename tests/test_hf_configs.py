@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from gpuforge import catalog
 from gpuforge.errors import SpecError
 from gpuforge.sizing.architecture import ConfigError, parse_config, text_config, vllm_max_model_len

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from gpuforge import hub
 from gpuforge.errors import SpecError
 from gpuforge.hub import HubError, resolve_repo, vllm_weight_files

@@ -104,7 +104,7 @@ def _catalog(args: argparse.Namespace) -> int:
     from gpuforge import catalog
 
     if args.what == "models":
-        rows = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
+        rows: list[tuple[str, ...]] = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
     elif args.what == "gpus":
         rows = [(g.id, g.name, f"{g.memory_gib:.2f} GiB", f"{g.memory_bandwidth_gbs:.0f} GB/s") for g in catalog.all_gpus()]
     elif args.what == "regions":

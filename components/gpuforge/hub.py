@@ -196,7 +196,7 @@ def _read_cache(path: Path) -> dict[str, Any] | None:
 
 def _checkpoint(record: dict[str, Any], source: Literal["hub", "cache"], path: Path) -> HubCheckpoint:
     """Derive the checkpoint from the Hub's raw facts (kept raw in the cache, so rule changes apply)."""
-    from gpuforge.sizing.architecture import quantization_config_of  # noqa: PLC0415
+    from gpuforge.sizing.architecture import quantization_config_of
 
     files = [HubFile(f["path"], f.get("size")) for f in record["files"]]
     names = [f.path for f in files]
@@ -276,9 +276,9 @@ def resolve_repo(
 
 
 def _fetch(repo_id: str, revision: str | None, token: str | None, path: str, where: Path) -> dict[str, Any]:
-    import requests  # noqa: PLC0415
-    from huggingface_hub import HfApi, get_token, hf_hub_download  # noqa: PLC0415
-    from huggingface_hub.errors import (  # noqa: PLC0415
+    import requests
+    from huggingface_hub import HfApi, get_token, hf_hub_download
+    from huggingface_hub.errors import (
         EntryNotFoundError,
         GatedRepoError,
         HfHubHTTPError,

@@ -198,7 +198,7 @@ def _pydantic_problems(err: ValidationError, prefix: str) -> list[Problem]:
 
 def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
     """Problems pydantic cannot see: catalog look-ups and impossible combinations."""
-    from gpuforge import catalog  # noqa: PLC0415  (lazy: keeps `gpuforge schema` light)
+    from gpuforge import catalog
 
     p = f"{prefix}." if prefix else ""
     problems: list[Problem] = []
@@ -295,12 +295,11 @@ def region_for(target: TargetSpec, cloud: str) -> str:
 
 def _partial_problems(raw: Any, prefix: str = "") -> list[Problem]:
     """Catalog look-ups that can run while the schema has errors elsewhere (model id)."""
-    from gpuforge import catalog  # noqa: PLC0415
 
     p = f"{prefix}." if prefix else ""
     model = raw.get("model") if isinstance(raw, dict) else None
     mid = model.get("id") if isinstance(model, dict) else None
-    if isinstance(mid, str) and model.get("config") is None:
+    if isinstance(model, dict) and isinstance(mid, str) and model.get("config") is None:
         return _unknown_model_id(mid, f"{p}model.id")
     return []
 
@@ -311,8 +310,8 @@ def _unknown_model_id(mid: str, path: str) -> list[Problem]:
     A repo id that is not in the catalog is fine here: the planner reads it from the Hub
     (gpuforge.hub), so a spec never needs the network to validate.
     """
-    from gpuforge import catalog  # noqa: PLC0415
-    from gpuforge.hub import is_repo_id  # noqa: PLC0415
+    from gpuforge import catalog
+    from gpuforge.hub import is_repo_id
 
     if catalog.find_model(mid) is not None or is_repo_id(mid):
         return []
