@@ -467,53 +467,14 @@ def fp8_block_problems(arch: ModelArch, tp: int, block: tuple[int, int] | None) 
 
 
 # --- context ----------------------------------------------------------------------------------
-# transformers_utils/model_arch_config_convertor.py:251-283 derive_max_model_len_and_key
-_MAX_LEN_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length",
-                 "max_target_positions", "max_sequence_length", "max_seq_length", "seq_len")
+def derived_max_model_len(config: dict[str, Any], tokenizer_max_length: int | None = None) -> int:
+    """The longest --max-model-len vLLM 0.19.0 accepts for a config.json (without
+    VLLM_ALLOW_LONG_MAX_MODEL_LEN): vllm/config/model.py:2038-2186 `_get_and_verify_max_len`
+    with transformers_utils/model_arch_config_convertor.py:251-283. Implemented once, beside
+    the config parser (gpuforge.sizing.architecture.vllm_max_model_len)."""
+    from gpuforge.sizing.architecture import vllm_max_model_len  # noqa: PLC0415
 
-
-def _text_config(config: dict[str, Any]) -> dict[str, Any]:
-    """vLLM's hf_text_config: the LM config of a multimodal wrapper, with transformers' class
-    defaults for the fields a published config.json omits (Gemma 3: max_position_embeddings)."""
-    from gpuforge.sizing.architecture import _text_config as lm_config
-
-    return lm_config(config)
-
-
-def derived_max_model_len(config: dict[str, Any]) -> int:
-    """The longest context vLLM 0.19.0 accepts for a config.json without VLLM_ALLOW_LONG_MAX_MODEL_LEN.
-
-    The smallest of the length keys of the text config (model_arch_config_convertor.py:251-283;
-    `model_max_length` wins when present), scaled by the RoPE factor unless the rope type is
-    su / longrope / llama3 or the model is Gemma 3; YaRN starts from
-    original_max_position_embeddings (config/model.py:2104-2135). 2048 when no key is present
-    (config/model.py:2087-2096). tokenizer_config.json's model_max_length can lower it further;
-    gpuforge does not read tokenizer files.
-    """
-    c = _text_config(config)
-    derived = math.inf
-    for k in _MAX_LEN_KEYS:
-        v = c.get(k)
-        if isinstance(v, (int, float)) and v < derived:
-            derived = v
-    if c.get("model_max_length"):
-        derived = c["model_max_length"]
-    if derived == math.inf:
-        derived = 2048
-    model_type = str(c.get("model_type") or config.get("model_type") or "")
-    rope = c.get("rope_scaling") or c.get("rope_parameters")
-    if isinstance(rope, dict) and "gemma3" not in str(config.get("model_type") or model_type):
-        params = rope if ("rope_type" in rope or "type" in rope or "factor" in rope) else None
-        ropes = [params] if params else [v for v in rope.values() if isinstance(v, dict)]
-        factor = 1.0
-        for rp in ropes:
-            rtype = rp.get("rope_type") or rp.get("type") or "default"
-            if rtype not in ("su", "longrope", "llama3"):
-                factor = rp.get("factor", factor) or 1.0
-                if rtype == "yarn" and rp.get("original_max_position_embeddings"):
-                    derived = rp["original_max_position_embeddings"]
-        derived = derived * float(factor)
-    return int(derived)
+    return vllm_max_model_len(config, tokenizer_max_length)[1]
 
 
 def context_problems(max_model_len: int, native: int, input_tokens: int, output_tokens: int) -> list[str]:

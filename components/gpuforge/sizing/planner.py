@@ -145,7 +145,7 @@ def default_max_model_len(spec: DeploymentSpec, model: ResolvedModel) -> int:
     vllm/config/model.py:2138-2152)."""
     if spec.workload.max_model_len:
         return spec.workload.max_model_len
-    return model.native_context
+    return model.default_context
 
 
 def context_problems(spec: DeploymentSpec, model: ResolvedModel) -> list[Problem]:
@@ -647,9 +647,13 @@ def _engine_refused(model: ResolvedModel, c: Candidate) -> bool:
     return bool(engine_problems(model, catalog.get_gpu(c.instance.gpu), c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)[1])
 
 
-def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5) -> PlanResult:
-    """The cheapest feasible plan, the nearest alternatives and the rejected layouts."""
-    model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision)
+def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False) -> PlanResult:
+    """The cheapest feasible plan, the nearest alternatives and the rejected layouts.
+
+    `hf_token` is used only to read a repo that is not in the catalog from the Hugging Face
+    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy.
+    """
+    model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision, token=hf_token, refresh=refresh_hub)
     problems = context_problems(spec, model)
     if problems:
         raise SpecError(f"deployment {spec.name!r}", problems)
