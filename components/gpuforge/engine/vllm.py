@@ -16,7 +16,6 @@ Vocabulary:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -472,7 +471,7 @@ def derived_max_model_len(config: dict[str, Any], tokenizer_max_length: int | No
     VLLM_ALLOW_LONG_MAX_MODEL_LEN): vllm/config/model.py:2038-2186 `_get_and_verify_max_len`
     with transformers_utils/model_arch_config_convertor.py:251-283. Implemented once, beside
     the config parser (gpuforge.sizing.architecture.vllm_max_model_len)."""
-    from gpuforge.sizing.architecture import vllm_max_model_len  # noqa: PLC0415
+    from gpuforge.sizing.architecture import vllm_max_model_len
 
     return vllm_max_model_len(config, tokenizer_max_length)[1]
 
