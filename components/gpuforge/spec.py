@@ -361,8 +361,9 @@ def api_endpoint_problems(cluster: ClusterSpec, path: str) -> list[Problem]:
 
 
 def cluster_problems(cluster: ClusterSpec, path: str) -> list[Problem]:
-    """Cluster choices that cannot work together (cloud-specific ones are checked by GpuCluster)."""
-    out = api_endpoint_problems(cluster, path)
+    """Cluster choices that cannot work together. The API endpoint rules and cloud-specific
+    ones are checked when a cluster is built (GpuCluster), so a spec can be planned without them."""
+    out: list[Problem] = []
     if cluster.kube_prometheus_stack and cluster.prometheus is not None:
         out.append(Problem(f"{path}.prometheus", "an existing Prometheus is named and kube_prometheus_stack is also on",
                            "drop kube_prometheus_stack to use the existing Prometheus, or drop prometheus to install one"))
