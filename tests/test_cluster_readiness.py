@@ -8,12 +8,11 @@ mocks; the assertions read what was registered.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from gpuforge.errors import SpecError
 from gpuforge.preview import read_stack_config, run_program, stack_file
 from gpuforge.program import plan_stack
@@ -32,7 +31,7 @@ def raw_config(stack: str) -> tuple[dict[str, str], list[str]]:
     return read_stack_config(stack_file(stack, REPO / "stacks"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def program(stack: str, edit: str | None = None) -> Any:
     """The recorder of the program run for `stack`; `edit` is JSON merged into `cluster`."""
     config, secrets = raw_config(stack)
@@ -357,7 +356,7 @@ def test_every_kubernetes_object_waits_for_cluster_namespace_and_crd(stack):
     provider_urns = {u for u, (t, *_r) in graph.items() if t == "pulumi:providers:kubernetes"}
     checked = 0
     for r in recorder.resources:
-        if not r.type.startswith("kubernetes:") or r.type == NAMESPACE and False:
+        if not r.type.startswith("kubernetes:"):
             continue
         urn = urn_of(recorder, r.type, r.name)
         waits = recorder.depends_transitively(urn)

@@ -8,8 +8,9 @@ only for the cloud in use, so an AWS stack never loads pulumi-azure-native.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 
@@ -156,6 +157,8 @@ class GpuCluster(pulumi.ComponentResource):
         self.cloud = args.cloud
         child = pulumi.ResourceOptions(parent=self)
         pools = [p.node_pool for p in args.plans]
+        self.network: Any  # gpuforge.aws.Network or gpuforge.azure.Network
+        self.cluster: Any  # EksCluster or AksCluster
         if args.cloud == "aws":
             self._aws(name, args, pools, child)
         else:
@@ -297,11 +300,12 @@ class GpuCluster(pulumi.ComponentResource):
                 ),
                 opts,
             )
-        from gpuforge.azure import GpuNodePool, GpuNodePoolArgs
+        from gpuforge.azure import GpuNodePool as AksNodePool
+        from gpuforge.azure import GpuNodePoolArgs as AksNodePoolArgs
 
-        return GpuNodePool(
+        return AksNodePool(
             name,
-            GpuNodePoolArgs.from_plan(
+            AksNodePoolArgs.from_plan(
                 pool,
                 cluster_name=self.cluster_name,
                 resource_group_name=self.network.resource_group_name,
@@ -349,7 +353,12 @@ class ModelDeployment(pulumi.ComponentResource):
         self.plan = plan
         self.node_pool = cluster.node_pool(f"{name}-gpu", plan.node_pool, pulumi.ResourceOptions(parent=self))
 
-        from gpuforge.k8s import ModelServer, ModelServerArgs, ServingMonitoring, ServingMonitoringArgs
+        from gpuforge.k8s import (
+            ModelServer,
+            ModelServerArgs,
+            ServingMonitoring,
+            ServingMonitoringArgs,
+        )
 
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[self.node_pool])
         serving = args.spec.serving
@@ -367,8 +376,8 @@ class ModelDeployment(pulumi.ComponentResource):
             create_namespace=serving.namespace not in platform.namespaces,
             namespace_dependencies=tuple(platform.namespaces[n] for n in (serving.namespace,) if n in platform.namespaces),
             # KEDA queries the Prometheus that exists: the one the platform installed or named.
-            **({"prometheus_url": platform.prometheus_url} if platform.prometheus_url else {}),
-            **({"monitoring_namespace": platform.prometheus_namespace} if platform.prometheus_namespace else {}),
+            **({"prometheus_url": platform.prometheus_url} if platform.prometheus_url else {}),  # type: ignore[arg-type]
+            **({"monitoring_namespace": platform.prometheus_namespace} if platform.prometheus_namespace else {}),  # type: ignore[arg-type]
         )
         self.server = ModelServer(f"{name}-server", server_args, k8s_opts)
         monitoring_args = ServingMonitoringArgs.from_plan(

@@ -95,7 +95,7 @@ class Recorder(pulumi.runtime.Mocks):
             self.graph[response.urn] = (request.type, request.name, deps, provider)
             return response
 
-        monitor.RegisterResource = register_resource
+        monitor.RegisterResource = register_resource  # type: ignore[method-assign]
         return monitor
 
     def install(self, project: str = "gpuforge", stack: str = "test") -> None:

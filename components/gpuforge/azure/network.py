@@ -118,6 +118,7 @@ class Network(pulumi.ComponentResource):
                 self.resource_group.id.apply(lambda _: named) if named is not None else self.resource_group.name
             )
         else:
+            assert args.resource_group_name is not None  # problems() refuses an unnamed existing group
             self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
 
         self.vnet: network.VirtualNetwork | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -213,7 +214,7 @@ class GpuPlatformArgs:
         *,
         node_image: str | None = None,
         **overrides: Any,
-    ) -> "GpuPlatformArgs":
+    ) -> GpuPlatformArgs:
         """The add-ons the planned pools and serving layouts need.
 
         Args:
@@ -555,4 +556,4 @@ def cluster_autoscaler_values(auto: NodeAutoscaler) -> dict[str, Any]:
     }
 
 
-__all__ = ["ExistingPrometheus", "GpuPlatform", "GpuPlatformArgs", "NodeAutoscaler", "POOL_LABEL", "RDMA_RESOURCE"]
+__all__ = ["POOL_LABEL", "RDMA_RESOURCE", "ExistingPrometheus", "GpuPlatform", "GpuPlatformArgs", "NodeAutoscaler"]
