@@ -88,7 +88,7 @@ class GpuCluster(pulumi.ComponentResource):
         self.args = args
         self.cloud = args.cloud
         child = pulumi.ResourceOptions(parent=self)
-        pools = [p.node_pool for p in args.plans]
+        pools = [pool for p in args.plans for pool in p.pools]
         if args.cloud == "aws":
             self._aws(name, args, pools, child)
         else:
@@ -228,10 +228,15 @@ class ModelDeployment(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         self.node_pool = cluster.node_pool(f"{name}-gpu", plan.node_pool, pulumi.ResourceOptions(parent=self))
+        # a spot plan that keeps min_replicas on on-demand: the spot pool for the other replicas
+        self.spot_pool = (
+            cluster.node_pool(f"{name}-gpu-spot", plan.spot_pool, pulumi.ResourceOptions(parent=self)) if plan.spot_pool else None
+        )
 
         from gpuforge.k8s import ModelServer, ModelServerArgs, ServingMonitoring, ServingMonitoringArgs
 
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[self.node_pool])
+        pools_built = [self.node_pool] + ([self.spot_pool] if self.spot_pool else [])
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=pools_built)
         serving = args.spec.serving
         platform = cluster.platform
         server_args = ModelServerArgs.from_plan(
@@ -268,7 +273,9 @@ class ModelDeployment(pulumi.ComponentResource):
             "predicted_ttft_p95_ms": s["predicted"]["ttft_p95_ms"],
             "predicted_itl_p95_ms": s["predicted"]["itl_p95_ms"],
             "monthly_cost_usd": s["cost_per_month"],
+            "capacity_type": s.get("capacity_type"),
             "price_date": s["price_date"],
+            "price_source": s.get("price_source"),
             "endpoint": self.endpoint,
         }
         self.register_outputs(self.outputs)
