@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from gpuforge import catalog, cloud
 from gpuforge.cloud import offers as cloud_offers
 from gpuforge.cloud import snapshot

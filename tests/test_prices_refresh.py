@@ -17,9 +17,9 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
-
 from gpuforge import catalog
 from gpuforge.cli import main
 from gpuforge.cloud import offers as cloud_offers
@@ -33,12 +33,12 @@ REGIONS = {"aws": ["us-east-1", "eu-west-1", "eu-north-1"], "azure": ["westeurop
 
 
 class _Recorded(BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def log_message(self, *args):  # keep pytest output clean
         pass
 
-    def do_GET(self):  # noqa: N802 (http.server API)
+    def do_GET(self):
         type(self).requests.append(self.path)
         url = urllib.parse.urlparse(self.path)
         base = f"http://127.0.0.1:{self.server.server_address[1]}"

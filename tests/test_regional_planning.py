@@ -7,7 +7,6 @@ them on types the region does not offer, costed them at US prices and spot at on
 from __future__ import annotations
 
 import pytest
-
 from gpuforge import cloud
 from gpuforge.errors import SpecError
 from gpuforge.report import markdown

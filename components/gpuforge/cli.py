@@ -150,7 +150,7 @@ def _catalog(args: argparse.Namespace) -> int:
     if args.what == "prices":
         return _catalog_prices(args)
     if args.what == "models":
-        rows = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
+        rows: list[tuple[str, ...]] = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
     elif args.what == "gpus":
         rows = [(g.id, g.name, f"{g.memory_gib:.2f} GiB", f"{g.memory_bandwidth_gbs:.0f} GB/s") for g in catalog.all_gpus()]
     elif args.what == "regions":
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--cloud", choices=["aws", "azure", "all"], default="all")
     pr.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     pr.add_argument("--data-dir", default=None, help="catalog data directory (default: the installed package's)")
-    pr.add_argument("--aws-pricing-url", default=None, help=f"default $GPUFORGE_AWS_PRICING_URL or https://pricing.us-east-1.amazonaws.com")
+    pr.add_argument("--aws-pricing-url", default=None, help="default $GPUFORGE_AWS_PRICING_URL or https://pricing.us-east-1.amazonaws.com")
     pr.add_argument("--aws-spot-url", default=None, help="default $GPUFORGE_AWS_SPOT_URL or the Spot pricing page's spot.js")
     pr.add_argument("--azure-prices-url", default=None, help="default $GPUFORGE_AZURE_PRICES_URL or https://prices.azure.com/api/retail/prices")
     pr.set_defaults(func=_prices)

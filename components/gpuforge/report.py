@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+from gpuforge.sizing.performance import Performance
 from gpuforge.sizing.planner import Evaluation, PlanResult, summary
 
 
@@ -47,6 +48,13 @@ def render_plans(results: list[PlanResult], fmt: str) -> str:
     return "\n".join(table(r) for r in results)
 
 
+def _perf(ev: Evaluation) -> Performance:
+    """The predicted performance a feasible evaluation (chosen or alternative) always carries."""
+    if ev.performance is None:
+        raise ValueError(f"{ev.candidate.describe()} has no performance prediction")
+    return ev.performance
+
+
 def _line(ev: Evaluation) -> str:
     c = ev.candidate
     return f"{c.nodes} x {c.instance.name}"
@@ -73,7 +81,7 @@ def markdown(result: PlanResult) -> str:
     w(f"| output tokens/s (all replicas, peak) | {p['output_tokens_per_s']:,.0f} | |\n")
     w(f"| min replicas | {s['replicas']} | {spec.sla.min_replicas} |\n")
     cpm = s["cost_per_million_tokens"]
-    w(f"| cost per million output tokens | {'$%.2f' % cpm if cpm else 'n/a'} | |\n\n")
+    w(f"| cost per million output tokens | {f'${cpm:.2f}' if cpm else 'n/a'} | |\n\n")
     w(
         f"Memory per GPU: weights {m['weights_gib_per_gpu']:.1f} GiB, KV cache {m['kv_cache_gib_per_gpu']:.1f} GiB "
         f"({m['kv_cache_tokens']:,} tokens; {m['max_concurrency_at_max_model_len']:.1f} requests at max_model_len "
@@ -85,7 +93,7 @@ def markdown(result: PlanResult) -> str:
     if result.alternatives:
         w("\n| alternative | $/month | TTFT p95 | ITL p95 | why not |\n|---|---|---|---|---|\n")
         for a in result.alternatives:
-            pa = a.performance
+            pa = _perf(a)
             w(
                 f"| {a.candidate.describe()} | {a.cost_per_month:,.0f} | {pa.ttft_p95_ms:,.0f} ms | "
                 f"{pa.itl_p95_ms:,.1f} ms | {why_lost(a, result.chosen)} |\n"
@@ -95,11 +103,11 @@ def markdown(result: PlanResult) -> str:
         w("    x-axis Cheaper --> Costlier\n    y-axis Faster --> Slower\n")
         pts = [result.chosen] + result.alternatives
         cmax = max(e.cost_per_month for e in pts) or 1
-        tmax = max(e.performance.ttft_p95_ms for e in pts) or 1
+        tmax = max(_perf(e).ttft_p95_ms for e in pts) or 1
         for i, e in enumerate(pts):
             label = ("CHOSEN " if i == 0 else "") + _line(e) + f" TP{e.candidate.tensor_parallel}"
             label = label.replace(".", "_").replace(":", " ")
-            w(f"    {label}: [{min(0.99, e.cost_per_month / cmax * 0.95):.3f}, {min(0.99, e.performance.ttft_p95_ms / tmax * 0.95):.3f}]\n")
+            w(f"    {label}: [{min(0.99, e.cost_per_month / cmax * 0.95):.3f}, {min(0.99, _perf(e).ttft_p95_ms / tmax * 0.95):.3f}]\n")
         w("```\n")
     if result.rejected:
         w(f"\n<details><summary>{len(result.rejected)} rejected layouts</summary>\n\n")
@@ -148,7 +156,7 @@ def table(result: PlanResult) -> str:
         t.add_column(col)
     rows = [result.chosen] + result.alternatives
     for i, e in enumerate(rows):
-        c, p = e.candidate, e.performance
+        c, p = e.candidate, _perf(e)
         t.add_row(
             "chosen" if i == 0 else "",
             f"{c.nodes} x {c.instance.name} ({c.cloud} {c.region})",

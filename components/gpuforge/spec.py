@@ -195,7 +195,7 @@ def _pydantic_problems(err: ValidationError, prefix: str) -> list[Problem]:
 
 def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
     """Problems pydantic cannot see: catalog look-ups and impossible combinations."""
-    from gpuforge import catalog  # noqa: PLC0415  (lazy: keeps `gpuforge schema` light)
+    from gpuforge import catalog
 
     p = f"{prefix}." if prefix else ""
     problems: list[Problem] = []
@@ -300,12 +300,12 @@ def region_for(target: TargetSpec, cloud: str) -> str:
 
 def _partial_problems(raw: Any, prefix: str = "") -> list[Problem]:
     """Catalog look-ups that can run while the schema has errors elsewhere (model id)."""
-    from gpuforge import catalog  # noqa: PLC0415
+    from gpuforge import catalog
 
     p = f"{prefix}." if prefix else ""
     model = raw.get("model") if isinstance(raw, dict) else None
     mid = model.get("id") if isinstance(model, dict) else None
-    if isinstance(mid, str) and model.get("config") is None and catalog.find_model(mid) is None:
+    if isinstance(model, dict) and isinstance(mid, str) and model.get("config") is None and catalog.find_model(mid) is None:
         near = catalog.nearest(mid, catalog.model_keys())
         return [
             Problem(

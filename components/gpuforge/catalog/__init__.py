@@ -10,10 +10,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import fields
 from functools import cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 from gpuforge.catalog.types import CatalogModel, Gpu, InstanceType, Price, Region
 

@@ -28,10 +28,11 @@ import os
 import sys
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 
 from gpuforge.cloud.snapshot import CAPACITY_BLOCK_DOCS, _fig
 
@@ -67,7 +68,7 @@ class Endpoints:
 
 def _open(url: str) -> Any:
     req = urllib.request.Request(url, headers={"User-Agent": "gpuforge-prices-refresh"})
-    return urllib.request.urlopen(req, timeout=TIMEOUT_S)  # noqa: S310 (http(s) endpoints only, see _check_url)
+    return urllib.request.urlopen(req, timeout=TIMEOUT_S)
 
 
 def _check_url(url: str) -> str:
@@ -82,7 +83,7 @@ def _get_json(url: str) -> Any:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------- AWS on-demand (bulk CSV)
@@ -242,7 +243,7 @@ def fetch_aws(instances: list[dict[str, Any]], regions: list[str], previous: dic
         "aws-spot": {"title": "AWS Spot pricing page price file (spot.js, Linux)", "url": ep.aws_spot, "as_of": spot_at},
         "aws-capacity-blocks": CAPACITY_BLOCK_DOCS,
     }
-    used = {o.get("zones_source") for o in offers} - {None}
+    used = {str(o["zones_source"]) for o in offers if o.get("zones_source")}
     for key in used:
         if key in prev_sources:
             sources[key] = prev_sources[key]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from typing import Any
 
 from gpuforge import catalog
 from gpuforge.catalog import Gpu, InstanceType
@@ -97,7 +98,7 @@ class Evaluation:
     performance: Performance | None = None
     price_as_of: str | None = None
     price_region: str | None = None
-    cost: "LayoutCost | None" = None
+    cost: LayoutCost | None = None
     max_model_len: int = 0
     max_num_seqs: int = 0
     per_replica_concurrency: int = 0
@@ -838,10 +839,10 @@ def build_plan(result: PlanResult) -> Plan:
         desired_nodes=nodes_for(c.replicas),
         min_nodes=nodes_for(spec.sla.min_replicas),
         max_nodes=nodes_for(max_replicas),
-        capacity_type=capacity,  # type: ignore[arg-type]
+        capacity_type=capacity,
         zone=zone if (zone or c.nodes_per_replica > 1) else None,
         zones=tuple(zones),
-        fabric=fabric,  # type: ignore[arg-type]
+        fabric=fabric,
         placement_group=c.nodes_per_replica > 1 and capacity not in ("capacity-block", "reserved"),
         capacity_reservation_id=spec.target.capacity_reservation_id,
         capacity_block_instance_count=spec.target.capacity_block_instance_count,
@@ -900,7 +901,7 @@ def build_plan(result: PlanResult) -> Plan:
         ttft_p95_ms_sla=spec.sla.ttft_p95_ms,
         itl_p95_ms_sla=spec.sla.itl_limit_ms(),
         vllm_version=VLLM_VERSION,
-        fabric=fabric,  # type: ignore[arg-type]
+        fabric=fabric,
         cloud=c.cloud,  # type: ignore[arg-type]
         pool_name=pool_name,
         gpu=inst.gpu,
