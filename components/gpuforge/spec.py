@@ -32,12 +32,15 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     """Which model to serve. Exactly one of `id` and `config` (or both: `config` overrides)."""
 
-    id: str | None = Field(None, description="Catalog id (`gpuforge catalog models`) or Hugging Face repo id.")
+    id: str | None = Field(
+        None,
+        description="Catalog id (`gpuforge catalog models`) or Hugging Face repo id (`org/name`); a repo outside the catalog is read from the Hub and cached (docs/models.md).",
+    )
     config: str | dict[str, Any] | None = Field(
         None, description="Architecture: a path to a config.json, or its fields inline."
     )
     hf_id: str | None = Field(None, description="Repo vLLM loads when `id` is a catalog id or absent.")
-    revision: str | None = Field(None, description="Pinned commit of the Hugging Face repo.")
+    revision: str | None = Field(None, description="Branch, tag or commit of the Hugging Face repo; a repo read from the Hub is served at the commit it was sized at.")
     precision: Precision | list[Precision] | None = Field(
         None, description="Weight precision, or the list the planner may choose from. Default: the checkpoint's."
     )
@@ -45,7 +48,7 @@ class ModelSpec(_Strict):
     served_name: str | None = Field(None, description="Name clients send as `model`; default: the catalog id.")
     hf_token_config_key: str | None = Field(
         None,
-        description="Stack config key of a Pulumi secret holding the Hugging Face token (e.g. `hfToken`).",
+        description="Stack config key of a Pulumi secret holding the Hugging Face token (e.g. `hfToken`): given to the pods, and used to read gated repos from the Hub at plan time.",
     )
 
     def precisions(self) -> list[str] | None:
@@ -202,16 +205,8 @@ def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
     m = spec.model
     if m.id is None and m.config is None:
         problems.append(Problem(f"{p}model", "neither `id` nor `config` is given", "set model.id to a catalog id, or model.config to a config.json"))
-    if m.id and m.config is None and catalog.find_model(m.id) is None:
-        near = catalog.nearest(m.id, catalog.model_keys())
-        problems.append(
-            Problem(
-                f"{p}model.id",
-                f"{m.id!r} is not in the catalog and no config.json is given (the model hub is not read at plan time)",
-                (f"did you mean {', '.join(near)}? " if near else "")
-                + "Or give model.config: the path to the model's config.json.",
-            )
-        )
+    if m.id and m.config is None:
+        problems += _unknown_model_id(m.id, f"{p}model.id")
     if isinstance(m.config, str) and not Path(m.config).is_file():
         problems.append(Problem(f"{p}model.config", f"no file at {m.config!r}", "give a path relative to where gpuforge runs, or inline the fields"))
     if m.config is not None and not (m.hf_id or (m.id and "/" in m.id) or (m.id and catalog.find_model(m.id))):
@@ -300,21 +295,35 @@ def region_for(target: TargetSpec, cloud: str) -> str:
 
 def _partial_problems(raw: Any, prefix: str = "") -> list[Problem]:
     """Catalog look-ups that can run while the schema has errors elsewhere (model id)."""
-    from gpuforge import catalog
 
     p = f"{prefix}." if prefix else ""
     model = raw.get("model") if isinstance(raw, dict) else None
     mid = model.get("id") if isinstance(model, dict) else None
-    if isinstance(model, dict) and isinstance(mid, str) and model.get("config") is None and catalog.find_model(mid) is None:
-        near = catalog.nearest(mid, catalog.model_keys())
-        return [
-            Problem(
-                f"{p}model.id",
-                f"{mid!r} is not in the catalog and no config.json is given (the model hub is not read at plan time)",
-                (f"did you mean {', '.join(near)}? " if near else "") + "Or give model.config: the path to the model's config.json.",
-            )
-        ]
+    if isinstance(model, dict) and isinstance(mid, str) and model.get("config") is None:
+        return _unknown_model_id(mid, f"{p}model.id")
     return []
+
+
+def _unknown_model_id(mid: str, path: str) -> list[Problem]:
+    """A model id that is neither a catalog id nor a Hugging Face repo id (`org/name`).
+
+    A repo id that is not in the catalog is fine here: the planner reads it from the Hub
+    (gpuforge.hub), so a spec never needs the network to validate.
+    """
+    from gpuforge import catalog
+    from gpuforge.hub import is_repo_id
+
+    if catalog.find_model(mid) is not None or is_repo_id(mid):
+        return []
+    near = catalog.nearest(mid, catalog.model_keys())
+    return [
+        Problem(
+            path,
+            f"{mid!r} is not in the catalog and is not a Hugging Face repo id (org/name)",
+            (f"did you mean {', '.join(near)}? " if near else "")
+            + "Or give the Hugging Face repo id (e.g. google/gemma-3-4b-it), or model.config: the path to the model's config.json.",
+        )
+    ]
 
 
 def load_spec(raw: Any, subject: str | None = None) -> DeploymentSpec:
