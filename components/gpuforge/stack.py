@@ -117,7 +117,8 @@ class GpuClusterArgs:
         out: list[Problem] = []
         for p in self.plans:
             pool, serving = p.node_pool, p.serving
-            can_grow_to = replicas_that_fit(pool, serving)
+            # a spot plan's base and spot pools both hold its replicas
+            can_grow_to = sum(replicas_that_fit(q, serving) for q in p.pools)
             if serving.max_replicas > can_grow_to:
                 out.append(
                     Problem(
