@@ -317,7 +317,7 @@ def _offered_elsewhere(cloud: str, instance_type: str, capacity_type: str) -> st
 
 @cache
 def _unit_figures(
-    cloud: str, instance_type: str, region: str, ct: str, capacity_price: float | None, base: bool, generation: int
+    cloud: str, instance_type: str, region: str, ct: str, capacity_price: float | None, base: bool, spread: bool, generation: int
 ) -> tuple[Figure | None, Figure | None, str | None, str | None]:
     """(price of a node at the capacity type, on-demand price of a base node, problem, kind).
 
@@ -330,6 +330,9 @@ def _unit_figures(
         return None, None, f"whether {instance_type} is offered in {region} is unknown ({why}){_offered_elsewhere(cloud, instance_type, ct)}", "region"
     if o.offered is False:
         return None, None, f"{instance_type} is not offered in {region}{_offered_elsewhere(cloud, instance_type, ct)}", "region"
+    if spread and len(o.zones) == 1:
+        # sla.spread_zones puts replicas in different zones; zone IDs from the offer data
+        return None, None, f"{instance_type} is offered in one zone of {region} only ({o.zones[0]}); spread_zones needs two or more", "region"
     facts = capacity_facts(cloud, ct)
     if not facts.sold:
         return None, None, f"{ct} is not sold on {cloud}: {facts.notes}", "capacity"
@@ -353,7 +356,8 @@ def layout_cost(spec: DeploymentSpec, c: Candidate) -> LayoutCost:
     ct = spec.target.capacity_type
     base = wants_on_demand_base(spec)
     fig, base_unit, problem, kind = _unit_figures(
-        c.cloud, c.instance.name, c.region, ct, spec.target.capacity_price_usd_per_hour, base, cloud_offers.generation()
+        c.cloud, c.instance.name, c.region, ct, spec.target.capacity_price_usd_per_hour, base,
+        spec.sla.spread_zones and spec.sla.min_replicas >= 2, cloud_offers.generation(),
     )
     if problem is not None or fig is None or fig.usd_per_hour is None:
         return LayoutCost(ct, fig, problem=problem, kind=kind)
@@ -796,6 +800,8 @@ def pricing_summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
         "price_source_url": lc.unit.source.url,
         "price_source_note": lc.unit.source.as_of_note,
         "on_demand_base_nodes": lc.base_nodes,
+        # AWS zone IDs (use1-az1); zone names map to IDs per account (describe-availability-zones)
+        "zones_offering": list(o.zones) if (o := cloud_offers.offer(c.cloud, c.instance.name, c.region)) else [],
     }
     if lc.base_nodes and lc.base_unit is not None:
         out["on_demand_base"] = {
