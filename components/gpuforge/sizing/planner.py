@@ -89,7 +89,7 @@ class Evaluation:
     candidate: Candidate
     feasible: bool
     reasons: list[str]
-    kinds: set[str]  # memory | fabric | engine | placement | ttft | itl | budget | capacity | price
+    kinds: set[str]  # memory | fabric | engine | ttft | itl | budget | capacity | price
     cost_per_hour: float
     memory: MemoryEstimate | None = None
     performance: Performance | None = None
@@ -481,12 +481,6 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         ev.notes.append(f"{scheme.description} runs weight-only (Marlin, 16-bit activations) on {gpu.name}")
     if c.precision == "fp16" and model.checkpoint_precision == "bf16" and not spec.model.precisions():
         ev.notes.append(f"{gpu.name} has no bf16: served in float16")
-    # placement: spread_zones needs the instance type in two zones
-    if spec.sla.spread_zones and c.nodes_per_replica == 1:
-        zones = _zones_offering(c.cloud, c.region, inst.name)
-        if len(zones) < 2:
-            reasons.append(f"spread_zones needs {inst.name} in two zones of {c.region}; offered in {', '.join(zones) or 'none'}")
-            kinds.add("placement")
     if c.nodes_per_replica > 1:
         if inst.node_fabric == "none":
             reasons.append(f"{inst.name} has neither EFA nor InfiniBand for pipeline stages across nodes")
@@ -550,16 +544,6 @@ def _ms(v: float) -> str:
 
 def _with_replicas(c: Candidate, r: int) -> Candidate:
     return Candidate(c.cloud, c.region, c.instance, c.nodes_per_replica, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype, r, c.min_nodes)
-
-
-def _zones_offering(cloud: str, region: str, instance_type: str) -> tuple[str, ...]:
-    """Zones of the region that offer the instance type (the cloud seam's offer, as AWS zone ids
-    or Azure zone numbers; else the catalog's zone names). Used to count them."""
-    o = cloud_offers.offer(cloud, instance_type, region)
-    if o is not None and o.zones:
-        return tuple(o.zones)
-    r = catalog.find_region(cloud, region)
-    return tuple(r.offerings.get(instance_type, r.zones)) if r else ()
 
 
 # kinds that more replicas can fix; every other kind stays whatever the replica count
@@ -745,7 +729,6 @@ _FIX = {
     "fabric": "raise target.max_nodes_per_replica only with EFA/InfiniBand instance types, or pick a larger GPU",
     "capacity": "change target.capacity_type or the allowed instance types",
     "engine": "choose a precision the checkpoint ships in (or a pre-quantized checkpoint as model.id), a GPU whose compute capability the method needs, or a TP size the model's dimensions divide",
-    "placement": "allow an instance type offered in two zones, or set sla.spread_zones: false",
     "price": "pick instance types or a capacity type the region prices (see `gpuforge catalog prices`), or refresh prices with `gpuforge prices refresh`",
     "availability": "lower sla.min_replicas",
     "region": "pick a region that offers the instance types (target.region or target.regions), or other instance types",
@@ -795,7 +778,6 @@ def _path(kind: str) -> str:
         "fabric": "target.max_nodes_per_replica",
         "capacity": "target.capacity_type",
         "engine": "model.precision",
-        "placement": "sla.spread_zones",
         "price": "target.instance_types",
         "availability": "sla.min_replicas",
         "region": "target.region",
