@@ -288,7 +288,11 @@ def _moe_layers(c: dict[str, Any], n: int, model_type: str, num_experts: int) ->
 
 
 def parse_config(config: dict[str, Any]) -> ModelArch:
-    """Parse config.json fields into a ModelArch (ConfigError lists every missing field)."""
+    """Parse config.json fields into a ModelArch (SpecError lists every field out of bounds)."""
+    from gpuforge.errors import raise_if
+    from gpuforge.sizing.config_checks import config_problems
+
+    raise_if("config.json", config_problems(config))
     c = _text_config(config)
     model_type = str(c.get("model_type") or config.get("model_type") or "").lower()
     required = ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"]

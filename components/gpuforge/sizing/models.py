@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gpuforge import catalog
+from gpuforge.inputs import load_json, read_text
 from gpuforge.sizing.architecture import ModelArch, parse_config
 
 
@@ -66,7 +66,7 @@ def resolve(model: str, config: str | dict[str, Any] | None = None, hf_id: str |
     if config is None and model and Path(model).suffix == ".json" and Path(model).is_file():
         config, model = model, ""
     if isinstance(config, str):
-        cfg = json.loads(Path(config).read_text())
+        cfg = load_json(read_text(config), config)
         key = model or Path(config).parent.name or Path(config).stem
         return _from_config(key, hf_id or (cat.hf_id if cat else model or key), cfg, revision, cat)
     if isinstance(config, dict):
