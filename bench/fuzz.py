@@ -30,6 +30,7 @@ import copy
 import io
 import json
 import multiprocessing as mp
+import os
 import random
 import resource
 import sys
@@ -418,10 +419,13 @@ def main() -> int:
     from gpuforge import cli  # noqa: F401
     from gpuforge.sizing import planner  # noqa: F401
 
+    # offline: a repo id outside the catalog fails fast instead of reading the Hub
+    os.environ["HF_HUB_OFFLINE"] = "1"
     as_limit = _vm_mib() + args.headroom_mib
     ctx = mp.get_context("fork")
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gpuforge-fuzz-") as tmp:
+        os.environ["GPUFORGE_CACHE_DIR"] = str(Path(tmp) / "cache")
         cases = generate(args.n, args.seed, Path(tmp), args.previews)
         counts: Counter[str] = Counter()
         by_kind: dict[str, Counter[str]] = {}

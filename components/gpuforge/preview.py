@@ -132,7 +132,7 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
         if CONFIG_KEY not in config:
             print(f"{path}: no `{CONFIG_KEY}` in its config", file=sys.stderr)
             return 1
-        _, results = plan_stack(load_json(config[CONFIG_KEY], CONFIG_KEY), provider_config(config))
+        _, results = plan_stack(load_json(config[CONFIG_KEY], CONFIG_KEY), providers=provider_config(config))
     except SpecError as exc:  # NoFeasiblePlan too
         print(str(exc), file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from gpuforge.errors import Problem
-from gpuforge.sizing.architecture import _text_config
+from gpuforge.sizing.architecture import _TEXT_CONFIG_KEYS, text_config
 
 # (field, lowest, highest). Largest released values, for scale: 126 layers (Llama 3.1 405B),
 # hidden 16,384 (405B), 128 heads (DeepSeek-V3), 262,208 vocabulary (Gemma 3), 384 experts
@@ -74,9 +74,10 @@ def config_problems(config: Any, path: str = "config.json") -> list[Problem]:
     inner = config.get("text_config")
     if inner is not None and not isinstance(inner, dict):
         out.append(Problem(f"{path}.text_config", f"a {type(inner).__name__}, not a mapping", "give text_config as an object"))
-    c = _text_config(config)  # the fields parse_config reads
-    if c is not config:
-        path = f"{path}.text_config"
+    c = text_config(config)  # the fields parse_config reads
+    nested = next((k for k in _TEXT_CONFIG_KEYS if isinstance(config.get(k), dict)), None)
+    if nested:
+        path = f"{path}.{nested}"
     q = config.get("quantization_config")
     if q is not None and not isinstance(q, dict):
         out.append(Problem(f"{path}.quantization_config", f"a {type(q).__name__}, not a mapping", "give quantization_config as an object, or drop it"))
