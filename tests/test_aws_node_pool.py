@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from test_aws_mocks import SUBNETS, aws_mocks, pool_plan  # noqa: F401  (fixture)
-
 from gpuforge.aws import GpuNodePool, GpuNodePoolArgs
 from gpuforge.aws.node_pool import ROOT_GIB_WITH_NVME
 from gpuforge.errors import SpecError
+from test_aws_mocks import SUBNETS, aws_mocks, pool_plan  # noqa: F401  (fixture)
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 NG = "aws:eks/nodeGroup:NodeGroup"
@@ -73,6 +72,7 @@ def test_single_gpu_pool_children_and_node_group(aws_mocks):
         "gpuforge.io/pool": "one",
         "gpuforge.io/gpu": "l40s",
         "gpuforge.io/fabric-domain": "none",
+        "k8s.amazonaws.com/accelerator": "l40s",  # Cluster Autoscaler's GPU node label on AWS
         "nvidia.com/gpu.present": "true",
     }
     assert ng.inputs["launchTemplate"] == {"id": "one-lt-id", "version": "1"}
@@ -196,7 +196,15 @@ def test_multi_node_on_demand_gets_cluster_placement_group(aws_mocks):
 def test_children_of_multi_node_pool(aws_mocks):
     build(aws_mocks, "kids", multi_node("p5en.48xlarge", "h200", "kids"))
     assert aws_mocks.children_of("kids") == sorted(
-        [f"{PG}::kids-pg", f"{SG}::kids-efa", f"{IN}::kids-efa-in", f"{OUT}::kids-efa-out", f"{LT}::kids-lt", f"{NG}::kids"]
+        [
+            f"{PG}::kids-pg",
+            f"{SG}::kids-efa",
+            f"{IN}::kids-efa-in",
+            f"{OUT}::kids-efa-out",
+            f"{LT}::kids-lt",
+            f"{NG}::kids",
+            "aws:autoscaling/tag:Tag::kids-efa-template",
+        ]
     )
 
 
@@ -324,5 +332,5 @@ def test_no_local_nvme_means_no_user_data_and_bigger_root(aws_mocks, monkeypatch
 
 
 def test_from_plan_refuses_azure_plan():
-    with pytest.raises(SpecError, match="target.cloud"):
+    with pytest.raises(SpecError, match=r"target\.cloud"):
         GpuNodePoolArgs.from_plan(pool_plan(cloud="azure"), cluster_name="c", subnet_ids_by_zone=SUBNETS)

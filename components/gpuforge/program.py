@@ -6,23 +6,52 @@ place that does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
 from gpuforge.errors import SpecError
 from gpuforge.spec import DeploymentSpec, load_stack
+from gpuforge.spec_checks import provider_config
 
 CONFIG_NAMESPACE = "gpuforge"
 
 
-def plan_stack(raw: Any) -> tuple[list[DeploymentSpec], list[Any]]:
-    """Validate the stack's spec and plan every deployment (SpecError / NoFeasiblePlan on failure)."""
+def plan_stack(
+    raw: Any, config: pulumi.Config | None = None, providers: Mapping[str, str] | None = None
+) -> tuple[list[DeploymentSpec], list[Any]]:
+    """Validate the stack's spec and plan every deployment (SpecError / NoFeasiblePlan on failure).
+
+    With `config`, a deployment's `model.hf_token_config_key` names the secret whose value is
+    sent to the Hugging Face Hub when its model is not in the catalog (gpuforge.hub); the
+    value is used for that request only and never becomes a resource input.
+    `providers` are the stack's provider regions (`spec_checks.provider_config`); the plans
+    must agree with them and with each other (one cluster: one cloud and region).
+    """
     from gpuforge.sizing.planner import plan_deployment
+    from gpuforge.spec_checks import plan_problems
 
     specs = load_stack(raw)
-    results = [plan_deployment(s) for s in specs]
+    results = [plan_deployment(s, hf_token=_hub_token(config, s)) for s in specs]
+    prefixes = [f"deployments[{i}]" if len(specs) > 1 else "" for i in range(len(specs))]
+    plans = [(p, r.to_plan()) for p, r in zip(prefixes, results, strict=True)]
+    problems = plan_problems(plans, providers)
+    if problems:
+        raise SpecError("stack", problems)
     return specs, results
+
+
+def _hub_token(config: pulumi.Config | None, spec: DeploymentSpec) -> str | None:
+    from gpuforge.preview import SECURE_PLACEHOLDER
+
+    key = spec.model.hf_token_config_key
+    if config is None or not key:
+        return None
+    # Config.get returns a secret's plain value inside the program; the offline preview has
+    # only a placeholder (it cannot decrypt), which is not a token.
+    value = config.get(key)
+    return None if not value or value == SECURE_PLACEHOLDER else value
 
 
 def run() -> dict[str, Any]:
@@ -31,7 +60,8 @@ def run() -> dict[str, Any]:
 
     config = pulumi.Config(CONFIG_NAMESPACE)
     raw = config.require_object("deployment")
-    specs, results = plan_stack(raw)
+    providers = {"aws:region": pulumi.Config("aws").get("region"), "azure-native:location": pulumi.Config("azure-native").get("location")}
+    specs, results = plan_stack(raw, config, provider_config(providers))
     plans = [r.to_plan() for r in results]
     first = specs[0]
     cluster_name = first.cluster.name or f"gpuforge-{pulumi.get_stack()}"
@@ -46,7 +76,7 @@ def run() -> dict[str, Any]:
         ),
     )
     exports: dict[str, Any] = {"cluster_name": cluster.cluster_name, "cloud": cluster.cloud}
-    for spec, plan in zip(specs, plans):
+    for spec, plan in zip(specs, plans, strict=True):
         token = config.get_secret(spec.model.hf_token_config_key) if spec.model.hf_token_config_key else None
         dep = ModelDeployment(spec.name, ModelDeploymentArgs(spec=spec, plan=plan, cluster=cluster, hf_token=token))
         exports[spec.name] = dep.outputs

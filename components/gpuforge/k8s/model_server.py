@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,7 +28,7 @@ from gpuforge.k8s.manifests import (
 )
 from gpuforge.k8s.platform import RDMA_RESOURCE
 from gpuforge.k8s.versions import VLLM_IMAGE
-from gpuforge.plan import Cloud, Fabric, NodePoolPlan, ServingPlan
+from gpuforge.plan import CAPACITY_LABEL, Cloud, Fabric, NodePoolPlan, ServingPlan
 
 # --- start-up time model (docs/serving.md, "Probes") -----------------------------------------
 # Assumed rates; the startup probe is a deadline, not an estimate, so they are pessimistic.
@@ -77,11 +78,11 @@ class ModelCache:
     access_mode: str = "ReadWriteMany"
 
     @classmethod
-    def empty_dir(cls, size_gib: float | None = None) -> "ModelCache":
+    def empty_dir(cls, size_gib: float | None = None) -> ModelCache:
         return cls("empty_dir", size_gib=size_gib)
 
     @classmethod
-    def host_path(cls, path: str) -> "ModelCache":
+    def host_path(cls, path: str) -> ModelCache:
         return cls("host_path", path=path)
 
     @classmethod
@@ -92,7 +93,7 @@ class ModelCache:
         size_gib: float | None = None,
         storage_class: str | None = None,
         access_mode: str = "ReadWriteMany",
-    ) -> "ModelCache":
+    ) -> ModelCache:
         return cls(
             "pvc", claim_name=claim_name, size_gib=size_gib, storage_class=storage_class, access_mode=access_mode
         )
@@ -143,6 +144,7 @@ class ModelServerArgs:
     efa_interfaces: int = 0
     spread_zones: bool = False
     spot: bool = False
+    prefer_on_demand: bool = False  # a spot plan's base replicas: prefer nodes labelled on-demand
     image: str = VLLM_IMAGE
     hf_token: pulumi.Input[str] | None = None
     hf_token_secret_name: str | None = None
@@ -167,6 +169,7 @@ class ModelServerArgs:
     create_namespace: bool = True
     wait_for_ready: bool = True
     crd_dependencies: Sequence[pulumi.Resource] = ()
+    namespace_dependencies: Sequence[pulumi.Resource] = ()  # the Namespace, when created elsewhere (GpuPlatform)
 
     # --- derived --------------------------------------------------------------------------
     @property
@@ -194,7 +197,7 @@ class ModelServerArgs:
     def shm_size_gib(self) -> int:
         """/dev/shm: NCCL's intra-node buffers and the Ray object store need more than 64 MiB."""
         if self.shm_gib is not None:
-            return int(math.ceil(self.shm_gib))
+            return math.ceil(self.shm_gib)
         return int(min(max(2, 2 * self.gpus_per_node), max(1, self.memory_request_gib // 4)))
 
     @property
@@ -354,7 +357,7 @@ class ModelServerArgs:
         node_memory_gib: float | None = None,
         efa_interfaces: int | None = None,
         **overrides: Any,
-    ) -> "ModelServerArgs":
+    ) -> ModelServerArgs:
         """The server the plan decided. Node size and EFA count come from the catalog entry of
         `pool.instance_type` unless given; `pool` also decides rollout surge and Spot tolerations.
         """
@@ -393,7 +396,9 @@ class ModelServerArgs:
             fabric=serving.fabric,
             efa_interfaces=efa_interfaces,
             spread_zones=serving.spread_zones,
-            spot=bool(pool and pool.capacity_type == "spot"),
+            # a plan with an on-demand base and a spot pool runs the same pods on both
+            spot=bool(pool and pool.capacity_type == "spot") or serving.on_demand_replicas > 0,
+            prefer_on_demand=serving.on_demand_replicas > 0,
             rollout_surge=bool(pool and pool.max_nodes - serving.max_replicas * npr >= npr),
         )
         return replace(args, **overrides)
@@ -506,6 +511,7 @@ class ModelServer(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             ns_deps = [self.namespace]
+        ns_deps += list(a.namespace_dependencies)
         child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps)
         crd_child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps + list(a.crd_dependencies))
 
@@ -756,6 +762,16 @@ class ModelServer(pulumi.ComponentResource):
             "containers": [self._container(token_secret, role)],
             "volumes": volumes,
         }
+        if a.prefer_on_demand:
+            # the on-demand pool is sized for min_replicas and never scales: filling it first
+            # keeps those replicas off spot capacity (the spot pool takes the rest)
+            spec["affinity"] = {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 100, "preference": {"matchExpressions": [{"key": CAPACITY_LABEL, "operator": "In", "values": ["on-demand"]}]}}
+                    ]
+                }
+            }
         if a.spread_zones and not a.multi_node:
             spec["topologySpreadConstraints"] = [
                 {

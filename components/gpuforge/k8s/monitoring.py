@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -54,7 +55,7 @@ class DcgmTarget:
     port: str
 
     @classmethod
-    def standalone(cls, namespace: str = "kube-system", release: str = "dcgm-exporter") -> "DcgmTarget":
+    def standalone(cls, namespace: str = "kube-system", release: str = "dcgm-exporter") -> DcgmTarget:
         """The `dcgm-exporter` Helm chart (Service port `metrics`, chart selector labels)."""
         return cls(
             namespace,
@@ -63,7 +64,7 @@ class DcgmTarget:
         )
 
     @classmethod
-    def gpu_operator(cls, namespace: str = "gpu-operator") -> "DcgmTarget":
+    def gpu_operator(cls, namespace: str = "gpu-operator") -> DcgmTarget:
         """The GPU Operator's operand (assets/state-dcgm-exporter/0400_service.yaml)."""
         return cls(namespace, {"app": "nvidia-dcgm-exporter"}, "gpu-metrics")
 
@@ -139,9 +140,10 @@ class ServingMonitoringArgs:
     grafana_dashboard: bool = True
     scrape_interval: str = "15s"
     crd_dependencies: Sequence[pulumi.Resource] = ()
+    namespace_dependencies: Sequence[pulumi.Resource] = ()  # the Namespace, when created elsewhere (GpuPlatform)
 
     @classmethod
-    def from_plan(cls, serving: ServingPlan, *, namespace: str, **overrides: Any) -> "ServingMonitoringArgs":
+    def from_plan(cls, serving: ServingPlan, *, namespace: str, **overrides: Any) -> ServingMonitoringArgs:
         """Alerts and dashboard for the planned deployment `serving` in `namespace`."""
         args = cls(
             name=serving.name,
@@ -419,7 +421,7 @@ class ServingMonitoring(pulumi.ComponentResource):
         if problems:
             raise SpecError(f"ServingMonitoring {name!r}", problems)
         super().__init__("gpuforge:k8s:ServingMonitoring", name, None, opts)
-        crd_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.crd_dependencies))
+        crd_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.crd_dependencies) + list(args.namespace_dependencies))
         labels = {**instance_labels(args.name, "monitoring"), **args.prometheus_labels}
 
         self.pod_monitor = k8s.apiextensions.CustomResource(
@@ -507,7 +509,7 @@ class ServingMonitoring(pulumi.ComponentResource):
                     "labels": {**instance_labels(args.name, "monitoring"), "grafana_dashboard": "1"},
                 },
                 data={f"{args.name}.json": json.dumps(dash, indent=1, sort_keys=True)},
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.namespace_dependencies)),
             )
 
         self.register_outputs({"rule_name": self.rule_name})
