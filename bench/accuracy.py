@@ -64,12 +64,12 @@ def _table(rows: list[dict], key, title: str) -> list[str]:
     for k in sorted(groups):
         cells = []
         for m in METRICS:
-            e = groups[k].get(m, [])
-            if not e:
+            errs = groups[k].get(m, [])
+            if not errs:
                 cells.append("0 | | |")
                 continue
-            a = sorted(abs(x) for x in e)
-            cells.append(f"{len(e)} | {statistics.median(a) * 100:.1f}% | {a[int(0.9 * (len(a) - 1))] * 100:.0f}% | {statistics.median(e) * 100:+.0f}%")
+            a = sorted(abs(x) for x in errs)
+            cells.append(f"{len(errs)} | {statistics.median(a) * 100:.1f}% | {a[int(0.9 * (len(a) - 1))] * 100:.0f}% | {statistics.median(errs) * 100:+.0f}%")
         out.append(f"| {k} | " + " | ".join(cells) + " |")
     return out + [""]
 
@@ -98,11 +98,10 @@ def perf_section() -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for m in METRICS:
-        e = [abs(x) for x in (_err(r, m) for r in rows) if x is not None]
-        if e:
-            e.sort()
-            med = statistics.median(e)
-            lines.append(f"| {NAMES[m]} | {len(e)} | {med * 100:.1f}% | {e[int(0.9 * (len(e) - 1))] * 100:.0f}% | <= {TARGET[m] * 100:.0f}% | {'yes' if med <= TARGET[m] else '**no**'} |")
+        ae = sorted(abs(x) for x in (_err(r, m) for r in rows) if x is not None)
+        if ae:
+            med = statistics.median(ae)
+            lines.append(f"| {NAMES[m]} | {len(ae)} | {med * 100:.1f}% | {ae[int(0.9 * (len(ae) - 1))] * 100:.0f}% | <= {TARGET[m] * 100:.0f}% | {'yes' if med <= TARGET[m] else '**no**'} |")
     # GPU x family groups with >= 10 points
     grp: dict[str, list[float]] = {}
     for r in rows:
@@ -131,8 +130,8 @@ def perf_section() -> list[str]:
                 by_setup.setdefault(r["setup"], []).append(e)
     worst = sorted(by_setup.items(), key=lambda kv: -statistics.median([abs(x) for x in kv[1]]))[:15]
     lines += ["### Worst setups (median |error| over their points, all metrics)", "", "| setup | points | median abs | bias | likely reason |", "|---|---|---|---|---|"]
-    for setup, e in worst:
-        lines.append(f"| {setup} | {len(e)} | {statistics.median([abs(x) for x in e]) * 100:.0f}% | {statistics.median(e) * 100:+.0f}% | {_reason(setup, [r for r in rows if r['setup'] == setup])} |")
+    for setup, se in worst:
+        lines.append(f"| {setup} | {len(se)} | {statistics.median([abs(x) for x in se]) * 100:.0f}% | {statistics.median(se) * 100:+.0f}% | {_reason(setup, [r for r in rows if r['setup'] == setup])} |")
     lines += ["", "### Fitted parameters (`components/gpuforge/sizing/data/perf_params.json`)", "",
               "| generation | " + " | ".join(GEN_PARAMS) + " |", "|---|" + "---|" * len(GEN_PARAMS)]
     for g, v in sorted(p.generations.items()):

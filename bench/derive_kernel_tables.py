@@ -100,7 +100,7 @@ def gemm_table(rows: list, gpu) -> dict:
 
 
 def allreduce_table(rows: list) -> dict:
-    by = defaultdict(dict)
+    by: dict[int, dict[int, float]] = defaultdict(dict)
     for r in rows:
         if "graph" not in str(r.get("backend")):
             continue

@@ -42,7 +42,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "components"))
 
 from gpuforge.sizing.calibration import PerfCase, load_corpus, predict_case  # noqa: E402
-from gpuforge.sizing.performance import GEN_PARAMS, GLOBAL_PARAMS, PerfParams, load_params, params_from_dict  # noqa: E402
+from gpuforge.sizing.performance import (  # noqa: E402
+    GEN_PARAMS,
+    GLOBAL_PARAMS,
+    PerfParams,
+    load_params,
+    params_from_dict,
+)
 
 CORPUS = REPO.parent / "shared" / "reference" / "perf-corpus"
 PARAMS_OUT = REPO / "components" / "gpuforge" / "sizing" / "data" / "perf_params.json"
@@ -114,18 +120,19 @@ class Space:
         return self._prior
 
     def params(self, x: np.ndarray) -> PerfParams:
-        d = {"generations": {g: dict(vars(p)) for g, p in self.base.generations.items()}, "global": dict(self.base.glob)}
-        for (g, k), v in zip(self.names, x):
+        gens: dict[str, dict[str, float]] = {g: dict(vars(p)) for g, p in self.base.generations.items()}
+        glob: dict[str, float] = dict(self.base.glob)
+        for (g, k), v in zip(self.names, x, strict=True):
             val = float(math.exp(v))
             if g == "global":
-                d["global"][k] = val
+                glob[k] = val
             else:
-                d["generations"][g][k] = val
-        return params_from_dict(d)
+                gens[g][k] = val
+        return params_from_dict({"generations": gens, "global": glob})
 
 
 def _weights(cases: list[PerfCase]) -> list[float]:
-    n = defaultdict(int)
+    n: dict[str, int] = defaultdict(int)
     for c in cases:
         n[c.setup] += 1
     return [1 / math.sqrt(n[c.setup]) for c in cases]
@@ -137,7 +144,7 @@ def _rows(cases: list[PerfCase]) -> list[tuple[int, str, float]]:
 
 def residuals(x, space: Space, cases, weights, rows):
     p = space.params(x)
-    preds = [None] * len(cases)
+    preds: list[dict[str, float] | None] = [None] * len(cases)
     out = np.empty(len(rows) + len(x))
     for j, (i, m, v) in enumerate(rows):
         if preds[i] is None:
@@ -145,7 +152,7 @@ def residuals(x, space: Space, cases, weights, rows):
                 preds[i] = predict_case(cases[i], p)
             except (ZeroDivisionError, OverflowError, ValueError):
                 preds[i] = {}
-        pv = preds[i].get(m, float("nan"))
+        pv = (preds[i] or {}).get(m, float("nan"))
         r = math.log(pv / v) if pv and math.isfinite(pv) and pv > 0 else 3.0
         out[j] = weights[i] * max(-3.0, min(3.0, r))
     mu, sd = space.prior()
@@ -288,7 +295,7 @@ def main() -> int:
         print(f"leave-one-setup-out (Newton step per setup) {time.time() - t0:.0f} s", flush=True)
         if args.exact:
             # check the one-step approximation on the largest fitted setups with true refits
-            sizes = defaultdict(int)
+            sizes: dict[str, int] = defaultdict(int)
             for c in train:
                 sizes[c.setup] += 1
             chosen = sorted(sizes, key=lambda k: -sizes[k])[: args.exact]

@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from gpuforge.sizing.calibration import corpus_case, dataset_lengths, predict_case
 from gpuforge.sizing.performance import GEN_PARAMS, GLOBAL_PARAMS, load_params
 

@@ -178,9 +178,18 @@ def summarize(results: list[CaseResult]) -> dict[str, float]:
 
 import math  # noqa: E402
 from dataclasses import field, replace  # noqa: E402
+from typing import Literal  # noqa: E402
 
 from gpuforge.catalog import Gpu  # noqa: E402
-from gpuforge.sizing.performance import Layout, PerfParams, Performance, Workload, load_params, model_family, predict  # noqa: E402
+from gpuforge.sizing.performance import (  # noqa: E402
+    Layout,
+    Performance,
+    PerfParams,
+    Workload,
+    load_params,
+    model_family,
+    predict,
+)
 
 # corpus `gpu_type` -> catalog id
 CORPUS_GPU_IDS = {
@@ -198,7 +207,7 @@ CORPUS_GPU_IDS = {
 }
 
 
-def _stand_in(id_: str, name: str, vendor: str, arch: str, mem: float, bw: float, bf16: float, fp8: float | None, int8: float | None, nvlink: float | None, pcie: float, note: str) -> Gpu:
+def _stand_in(id_: str, name: str, vendor: Literal["nvidia", "amd"], arch: str, mem: float, bw: float, bf16: float, fp8: float | None, int8: float | None, nvlink: float | None, pcie: float, note: str) -> Gpu:
     return Gpu(id=id_, name=name, vendor=vendor, architecture=arch, memory_gib=mem, memory_bandwidth_gbs=bw, bf16_tflops=bf16, fp8_tflops=fp8,
                int8_tops=int8, nvlink_gbs=nvlink, pcie_gbs=pcie, mig=False, sources=("vendor datasheet (not verified here; docs/accuracy-sources.md)",), notes=note)
 
@@ -358,7 +367,7 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
         return f"no config.json for {mid}"
     try:
         model = resolve(key, config=dict(configs[key]["fields"]), hf_id=mid)
-    except Exception as exc:  # a config the parser does not know
+    except (ValueError, KeyError, TypeError) as exc:  # a config the parser does not know (ConfigError is a ValueError)
         return f"config of {mid} not parsed: {exc}"
     tp, pp = int(pt["tensor_parallel_size"] or 1), int(pt["pipeline_parallel_size"] or 1)
     dp, ep = int(pt.get("data_parallel_size") or 1), pt.get("expert_parallel")
@@ -423,18 +432,18 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     if not measured:
         return "no TTFT, TPOT / ITL or output throughput"
     if rate:
-        work = Workload(int(round(I)), int(round(O)), request_rate=float(rate) / replicas, num_requests=int(n_req / replicas) if n_req else None)
+        work = Workload(round(I), round(O), request_rate=float(rate) / replicas, num_requests=int(n_req / replicas) if n_req else None)
         regime, load = "open", float(rate) / replicas
     elif burst:
         omax = re.search(r"output_tokens_max " + _NUM, w.get("dataset") or "")
-        work = Workload(int(round(I)), int(round(O)), burst=max(1, int(burst) // replicas), output_tokens_max=int(float(omax.group(1))) if omax else None)
+        work = Workload(round(I), round(O), burst=max(1, int(burst) // replicas), output_tokens_max=int(float(omax.group(1))) if omax else None)
         regime, load = "burst", max(1.0, float(burst) / replicas)
     else:
-        c = max(1, int(round(float(conc) / replicas)))
+        c = max(1, round(float(conc) / replicas))
         # a closed-loop benchmark starts all its users at once; its length in rounds is
         # num_requests / concurrency where stated, else the fitted typical length
         rounds = (float(n_req) / float(conc)) if n_req else None
-        work = Workload(int(round(I)), int(round(O)), concurrency=c, rounds=rounds if rounds else -1.0)
+        work = Workload(round(I), round(O), concurrency=c, rounds=rounds if rounds else -1.0)
         regime, load = ("batch-1" if c == 1 else "closed"), float(c)
     layout = Layout(gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp, quantization=wfmt, kv_cache_dtype=kv, compute_dtype=cdt, engine_v0=v0)
     src = pt["source"].get("repo") or (pt["source"].get("url") or "").split("/")[2]

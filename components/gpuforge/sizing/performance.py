@@ -429,7 +429,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
     capacity = max(0, min(memory.max_num_seqs, kv_slots))
     slot_reason = "kv-capacity" if kv_slots < memory.max_num_seqs else "max-num-seqs"
     group, err = _uncertainty(params, layout.gpu.architecture, model_family(model.arch))
-    extra = dict(ttft_error=err.get("ttft", 0.0), itl_error=err.get("itl", 0.0), throughput_error=err.get("throughput", 0.0), error_group=group, uncertainty=dict(err))
+    extra: dict[str, Any] = dict(ttft_error=err.get("ttft", 0.0), itl_error=err.get("itl", 0.0), throughput_error=err.get("throughput", 0.0), error_group=group, uncertainty=dict(err))
     request = glob["request_ms"] * MS  # API server: HTTP, tokenization, first detokenize
 
     # one prompt alone: ceil(I / budget) chunks, each a step of its own
@@ -522,11 +522,11 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
                 # finite run of n requests is admitted while slots remain (vLLM schedules
                 # waiting prompts as soon as a slot and budget allow), then queues
                 limited = limited or slot_reason
-                n = workload.num_requests
-                if n is None:
+                n_run = workload.num_requests
+                if n_run is None:
                     wait_extra = float("inf")
                 else:
-                    queued = max(0.0, n * (1 - lam / rate) - b)
+                    queued = max(0.0, n_run * (1 - lam / rate) - b)
                     wait_extra = queued / 2 / lam
             else:
                 lam = rate
