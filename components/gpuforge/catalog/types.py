@@ -18,7 +18,6 @@ class Gpu:
     name: str
     vendor: Literal["nvidia", "amd"]
     architecture: str  # turing, ampere, ada, hopper, blackwell, cdna3
-    compute_capability: tuple[int, int] | None  # CUDA (major, minor); None off CUDA (AMD)
     memory_gib: float
     memory_bandwidth_gbs: float  # HBM/GDDR, GB/s (1e9)
     bf16_tflops: float  # dense tensor-core TFLOPS (fp16 where bf16 is absent)
@@ -27,6 +26,7 @@ class Gpu:
     nvlink_gbs: float | None  # bidirectional per GPU; None = PCIe only
     pcie_gbs: float  # bidirectional per GPU, the fallback GPU-to-GPU path
     mig: bool
+    compute_capability: tuple[int, int] | None = None  # CUDA (major, minor); None off CUDA (AMD)
     sources: tuple[str, ...] = ()
     notes: str | None = None
 
