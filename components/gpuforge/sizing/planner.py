@@ -829,9 +829,10 @@ def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = 
             # family) group: how far the figures above typically are from a measurement
             "uncertainty": {
                 "group": perf.error_group,
-                "ttft": perf.ttft_error,
-                "itl": perf.itl_error,
-                "output_tokens_per_s": perf.throughput_error,
+                # rounded as Performance.to_dict rounds them, so plan and estimate print one figure
+                "ttft": round(perf.ttft_error, 3),
+                "itl": round(perf.itl_error, 3),
+                "output_tokens_per_s": round(perf.throughput_error, 3),
             } if perf else None,
         },
         "memory": {
