@@ -75,7 +75,9 @@ VLLM_ROCM = ServingImage(
 # image plus the AWS EFA installer's user-space (libfabric with the efa provider, aws-ofi-nccl),
 # without kernel modules (the EKS AL2023 NVIDIA AMI loads the EFA driver on the node).
 EFA_DOCKERFILE = "images/vllm-efa/Dockerfile"
-EFA_INSTALLER_VERSION = "1.43.3"
+# EC2 UG efa-changelog: 1.51.0 (2026-10-22) ships libfabric 2.7.0amzn2.0, rdma-core 65.0 and the
+# Amazon OFI NCCL plugin (aws-ofi-nccl) 1.22.0.
+EFA_INSTALLER_VERSION = "1.51.0"
 
 
 def efa_image(ref: str) -> ServingImage:
