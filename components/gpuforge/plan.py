@@ -84,6 +84,7 @@ class ServingPlan:
     gpu_memory_gib: float = 0.0  # usable memory of one GPU, for alert thresholds
     cost_per_hour: float = 0.0  # whole deployment at planned replicas, for the dashboard
     zones: tuple[str, ...] = ()
+    output_tokens: int = 0  # planned completion length (workload.output_tokens), for the drain deadline
 
     @property
     def gpus_per_replica(self) -> int:

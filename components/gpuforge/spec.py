@@ -107,6 +107,21 @@ class ClusterSpec(_Strict):
     subnet_ids_by_zone: dict[str, str] = Field(default_factory=dict, description="AWS, existing cluster: private subnet id per zone.")
     subnet_id: str | None = Field(None, description="Azure, existing network: the node subnet id.")
     kube_prometheus_stack: bool = Field(False, description="Install Prometheus, Alertmanager and Grafana (for teams without one).")
+    installed_addons: list[
+        Literal[
+            "nvidia-device-plugin", "gpu-operator", "dcgm-exporter", "aws-efa-k8s-device-plugin", "network-operator",
+            "node-feature-discovery", "keda", "lws", "kube-prometheus-stack",
+        ]
+    ] = Field(default_factory=list, description="Add-ons the (existing) cluster already runs: gpuforge does not install them again.")
+
+
+class SharedCacheSpec(_Strict):
+    """A model cache shared by every replica (ReadWriteMany): EFS or FSx for Lustre on AWS, Azure
+    Files or Azure Blob (BlobFuse) on Azure. The StorageClass must exist on the cluster."""
+
+    storage_class: str | None = Field(None, description="StorageClass of a new ReadWriteMany claim (efs-sc, fsx-sc, azurefile-csi-premium, azureblob-fuse-premium).")
+    claim_name: str | None = Field(None, description="An existing ReadWriteMany claim in the serving namespace, or the name of the new one.")
+    size_gib: Annotated[float | None, Field(gt=0, description="Size of a new claim; default from the checkpoint's download size.")] = None
 
 
 class ServingSpec(_Strict):
@@ -116,6 +131,9 @@ class ServingSpec(_Strict):
     gateway_name: str | None = None
     hostname: str | None = None
     gpu_memory_utilization: Annotated[float, Field(gt=0.5, le=0.98)] = 0.9
+    efa_image: str | None = Field(None, description="Multi-node replicas on EFA: the image built from images/vllm-efa/Dockerfile (vLLM + libfabric + aws-ofi-nccl).")
+    shared_cache: SharedCacheSpec | None = Field(None, description="Share one model cache between replicas instead of a cache per node.")
+    drain_seconds: Annotated[int | None, Field(ge=0, le=3600, description="vLLM --shutdown-timeout; default: a planned-length request at the SLA.")] = None
 
 
 class DeploymentSpec(_Strict):

@@ -117,6 +117,30 @@ class Launch:
         return cmd
 
 
+# GPU vendors gpuforge's serving path deploys end to end. AMD (MI300X on AKS) is not among them:
+# AKS installs no AMD driver (`gpuProfile.driver: None` is enforced for Standard_ND96isr_MI300X_v5,
+# MicrosoftDocs/azure-aks-docs articles/aks/use-amd-gpus.md) and leaves driver and device plugin
+# to the AMD GPU Operator, which builds the out-of-tree amdgpu module for the node's kernel in the
+# cluster (Kernel Module Management) and pushes the image to a container registry with pull
+# credentials (instinct.docs.amd.com gpu-operator DeviceConfig `spec.driver.image`,
+# `imageRegistrySecret`), plus cert-manager. gpuforge provisions no registry for that, and
+# whether the build succeeds on AKS's Azure-tuned Ubuntu kernel could not be checked here; a
+# ROCm vLLM image exists (vllm/vllm-openai-rocm:v0.19.0, gpuforge.k8s.images.VLLM_ROCM). Until
+# that path is built and tested, the planner never proposes an AMD GPU.
+SERVED_GPU_VENDORS = ("nvidia",)
+
+
+def serving_support_problem(vendor: str, gpu_name: str = "") -> str | None:
+    """Why gpuforge cannot serve a GPU of `vendor`, or None when it can."""
+    if vendor in SERVED_GPU_VENDORS:
+        return None
+    return (
+        f"{gpu_name or vendor} GPUs are not served by gpuforge yet: on AKS the AMD GPU Operator must build "
+        "the amdgpu driver in the cluster and push it to a registry gpuforge does not provision "
+        "(see docs/serving.md, 'AMD GPUs')"
+    )
+
+
 def _flag(args: Sequence[str], flag: str) -> str | None:
     for i, a in enumerate(args):
         if a == flag and i + 1 < len(args):
@@ -475,6 +499,8 @@ __all__ = [
     "launch_command",
     "multinode_problems",
     "scripts",
+    "SERVED_GPU_VENDORS",
+    "serving_support_problem",
     "termination_grace_s",
     "worker_prestop_command",
 ]

@@ -548,8 +548,6 @@ class ModelServerArgs:
         if c.kind == "pvc":
             if not c.claim_name:
                 out.append(Problem("model_cache.claim_name", "no claim name", "name the PVC"))
-            if c.storage_class and not c.size_gib:
-                out.append(Problem("model_cache.size_gib", "a new PVC needs a size", "set size_gib"))
             if c.access_mode == "ReadWriteOnce" and (self.multi_node or self.max_replicas > 1):
                 out.append(
                     Problem(

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 from gpuforge import catalog
 from gpuforge.catalog import Gpu, InstanceType
+from gpuforge.engine.launch import serving_support_problem
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import NodePoolPlan, Plan, ServingPlan
 from gpuforge.sizing.memory import VLLM_QUANTIZATION, MemoryEstimate, MemoryInputs, estimate_memory
@@ -88,7 +89,7 @@ class Evaluation:
     candidate: Candidate
     feasible: bool
     reasons: list[str]
-    kinds: set[str]  # memory | fabric | engine | ttft | itl | budget | capacity | price
+    kinds: set[str]  # memory | fabric | engine | serving | ttft | itl | budget | capacity | price
     cost_per_hour: float
     memory: MemoryEstimate | None = None
     performance: Performance | None = None
@@ -325,6 +326,11 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
     elif price_region != c.region:
         ev.notes.append(f"price from {price_region} (the catalog has none for {c.region})")
 
+    # the serving path must be able to deploy the GPU (gpuforge.engine.launch.SERVED_GPU_VENDORS)
+    unserved = serving_support_problem(gpu.vendor, gpu.name)
+    if unserved:
+        reasons.append(unserved)
+        kinds.add("serving")
     # engine rules and fabric
     for r in engine_rule_problems(model, c.tensor_parallel, c.pipeline_parallel):
         reasons.append(r)
@@ -567,6 +573,7 @@ _FIX = {
     "engine": "choose a precision the checkpoint ships in, or a TP size that divides the heads",
     "price": "pick instance types that the catalog prices",
     "availability": "lower sla.min_replicas",
+    "serving": "allow NVIDIA GPU instance types (target.instance_types / instance_families)",
 }
 
 
@@ -605,6 +612,7 @@ def _path(kind: str) -> str:
         "engine": "model.precision",
         "price": "target.instance_types",
         "availability": "sla.min_replicas",
+        "serving": "target.instance_types",
     }[kind]
 
 
@@ -730,5 +738,6 @@ def build_plan(result: PlanResult) -> Plan:
         gpu_memory_gib=gpu.memory_gib,
         cost_per_hour=round(ev.cost_per_hour, 4),
         zones=tuple(zones),
+        output_tokens=spec.workload.output_tokens,
     )
     return Plan(deployment=spec.name, node_pool=pool, serving=serving, summary=summary(ev, model))
