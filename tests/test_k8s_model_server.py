@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import k8s_validation as kv
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-
-import k8s_validation as kv
 from gpuforge.errors import SpecError
 from gpuforge.k8s import ModelCache, ModelServer, ModelServerArgs, startup_budget_s
-from gpuforge.k8s.images import efa_image
-from gpuforge.k8s.model_server import ENGINE_INIT_S, HF_DOWNLOAD_GIB_PER_S, LOAD_GIB_PER_S, serve_command
-from gpuforge.plan import NodePoolPlan, ServingPlan
+from gpuforge.k8s.model_server import (
+    ENGINE_INIT_S,
+    HF_DOWNLOAD_GIB_PER_S,
+    LOAD_GIB_PER_S,
+    serve_command,
+)
+from gpuforge.plan import ServingPlan
 from tests_support import P5_EFA_POOL
-
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 LWS = "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
@@ -848,7 +850,7 @@ def _download(tmp_path, repo, **env_extra):
     import subprocess
     import sys
 
-    from hub_server import serve
+    from hub_download_server import serve
 
     d = _write_scripts(tmp_path)
     server, url = serve(repo)
@@ -873,7 +875,7 @@ def _download(tmp_path, repo, **env_extra):
 
 
 def test_download_fetches_what_vllm_loads_and_retries_transient_errors(tmp_path):
-    from hub_server import FakeRepo
+    from hub_download_server import FakeRepo
 
     repo = FakeRepo(
         "meta-llama/Tiny-Instruct",
@@ -901,7 +903,7 @@ def test_download_fetches_what_vllm_loads_and_retries_transient_errors(tmp_path)
 
 
 def test_download_takes_mistral_format_weights_only_when_present(tmp_path):
-    from hub_server import FakeRepo
+    from hub_download_server import FakeRepo
 
     repo = FakeRepo(
         "mistralai/Tiny-Instruct",
@@ -916,7 +918,7 @@ def test_download_takes_mistral_format_weights_only_when_present(tmp_path):
 
 
 def test_download_of_a_gated_repo_fails_at_once_with_the_reason(tmp_path):
-    from hub_server import FakeRepo
+    from hub_download_server import FakeRepo
 
     repo = FakeRepo("meta-llama/Gated", {"config.json": b"{}"}, gated=True)
     done, _ = _download(tmp_path, repo)

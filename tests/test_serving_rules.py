@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from gpuforge.engine import launch
 from gpuforge.engine.launch import (
     MASTER_PORT,
@@ -117,12 +116,12 @@ def test_amd_gpus_are_never_proposed():
     assert serving_support_problem("amd", "AMD Instinct MI300X")
     assert serving_support_problem("nvidia") is None
     only_amd = spec_of(model="llama-3.1-405b-instruct", I=2000, O=500, conc=8, ttft=10000, itl=100, cloud="azure",
-                       instance_types=["Standard_ND96isr_MI300X_v5"], max_nodes_per_replica=2)
+                       instance_types=["Standard_ND96isr_MI300X_v5"], max_nodes_per_replica=2, region="eastus2")
     with pytest.raises(SpecError) as e:
         plan_deployment(only_amd)
     assert "target.instance_types" in str(e.value) and "not served by gpuforge" in str(e.value)
     anything = spec_of(model="llama-3.1-405b-instruct", I=2000, O=500, conc=8, ttft=10000, itl=100, cloud="azure",
-                       max_nodes_per_replica=2, zone="1")
+                       max_nodes_per_replica=2, zone="1", region="eastus2")
     plan = plan_deployment(anything).to_plan()
     from gpuforge import catalog
 

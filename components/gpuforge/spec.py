@@ -32,12 +32,15 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     """Which model to serve. Exactly one of `id` and `config` (or both: `config` overrides)."""
 
-    id: str | None = Field(None, description="Catalog id (`gpuforge catalog models`) or Hugging Face repo id.")
+    id: str | None = Field(
+        None,
+        description="Catalog id (`gpuforge catalog models`) or Hugging Face repo id (`org/name`); a repo outside the catalog is read from the Hub and cached (docs/models.md).",
+    )
     config: str | dict[str, Any] | None = Field(
         None, description="Architecture: a path to a config.json, or its fields inline."
     )
     hf_id: str | None = Field(None, description="Repo vLLM loads when `id` is a catalog id or absent.")
-    revision: str | None = Field(None, description="Pinned commit of the Hugging Face repo.")
+    revision: str | None = Field(None, description="Branch, tag or commit of the Hugging Face repo; a repo read from the Hub is served at the commit it was sized at.")
     precision: Precision | list[Precision] | None = Field(
         None, description="Weight precision, or the list the planner may choose from. Default: the checkpoint's."
     )
@@ -45,7 +48,7 @@ class ModelSpec(_Strict):
     served_name: str | None = Field(None, description="Name clients send as `model`; default: the catalog id.")
     hf_token_config_key: str | None = Field(
         None,
-        description="Stack config key of a Pulumi secret holding the Hugging Face token (e.g. `hfToken`).",
+        description="Stack config key of a Pulumi secret holding the Hugging Face token (e.g. `hfToken`): given to the pods, and used to read gated repos from the Hub at plan time.",
     )
 
     def precisions(self) -> list[str] | None:
@@ -84,7 +87,16 @@ class TargetSpec(_Strict):
     region: str | None = Field(None, description="Default: us-east-1 on AWS, eastus on Azure.")
     azure_region: str | None = Field(None, description="Region on Azure when cloud is `either`.")
     zone: str | None = Field(None, description="Zone for pools whose replicas span nodes (required there).")
+    regions: list[str] | None = Field(
+        None,
+        description="Acceptable regions, of either cloud (e.g. [eu-west-1, eu-central-1, westeurope]); "
+        "the planner compares their real prices. Replaces region / azure_region.",
+    )
     capacity_type: CapacityType = "on-demand"
+    capacity_price_usd_per_hour: Annotated[float | None, Field(gt=0, description=(
+        "Per-node $/h of the capacity block you bought (upfront fee / hours / instances): "
+        "AWS quotes it per offering, not in the public price list."
+    ))] = None
     capacity_reservation_id: str | None = None
     capacity_block_instance_count: Annotated[int | None, Field(gt=0)] = None
     instance_families: list[str] | None = Field(None, description="Allowed families, e.g. [p5, g6e, NDv5].")
@@ -204,23 +216,15 @@ def _pydantic_problems(err: ValidationError, prefix: str) -> list[Problem]:
 
 def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
     """Problems pydantic cannot see: catalog look-ups and impossible combinations."""
-    from gpuforge import catalog  # noqa: PLC0415  (lazy: keeps `gpuforge schema` light)
+    from gpuforge import catalog
 
     p = f"{prefix}." if prefix else ""
     problems: list[Problem] = []
     m = spec.model
     if m.id is None and m.config is None:
         problems.append(Problem(f"{p}model", "neither `id` nor `config` is given", "set model.id to a catalog id, or model.config to a config.json"))
-    if m.id and m.config is None and catalog.find_model(m.id) is None:
-        near = catalog.nearest(m.id, catalog.model_keys())
-        problems.append(
-            Problem(
-                f"{p}model.id",
-                f"{m.id!r} is not in the catalog and no config.json is given (the model hub is not read at plan time)",
-                (f"did you mean {', '.join(near)}? " if near else "")
-                + "Or give model.config: the path to the model's config.json.",
-            )
-        )
+    if m.id and m.config is None:
+        problems += _unknown_model_id(m.id, f"{p}model.id")
     if isinstance(m.config, str) and not Path(m.config).is_file():
         problems.append(Problem(f"{p}model.config", f"no file at {m.config!r}", "give a path relative to where gpuforge runs, or inline the fields"))
     if m.config is not None and not (m.hf_id or (m.id and "/" in m.id) or (m.id and catalog.find_model(m.id))):
@@ -236,7 +240,20 @@ def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
         )
     t = spec.target
     clouds = ["aws", "azure"] if t.cloud == "either" else [t.cloud]
-    for cloud in clouds:
+    for i, name in enumerate(t.regions or []):
+        if not any(catalog.find_region(c, name) for c in clouds):
+            names = [r.name for r in catalog.all_regions() if r.cloud in clouds]
+            near = catalog.nearest(name, names)
+            problems.append(
+                Problem(
+                    f"{p}target.regions[{i}]",
+                    f"{name!r} is not a {' or '.join(clouds)} region the catalog knows",
+                    (f"did you mean {', '.join(near)}? " if near else "") + "See `gpuforge catalog regions`.",
+                )
+            )
+    if t.regions is not None and not t.regions:
+        problems.append(Problem(f"{p}target.regions", "empty list", "list at least one region, or drop the key"))
+    for cloud in clouds if not t.regions else []:
         region = region_for(t, cloud)
         try:
             r = catalog.get_region(cloud, region)
@@ -250,6 +267,23 @@ def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
             problems.append(Problem(f"{p}target.capacity_type", "capacity blocks are an AWS offering", "use on-demand or reserved on Azure, or target aws"))
         if not t.capacity_reservation_id:
             problems.append(Problem(f"{p}target.capacity_reservation_id", "a capacity block needs its reservation id", "set capacity_reservation_id (cr-...)"))
+        if t.capacity_price_usd_per_hour is None:
+            problems.append(
+                Problem(
+                    f"{p}target.capacity_price_usd_per_hour",
+                    "a capacity block's price is quoted per offering (EC2 DescribeCapacityBlockOfferings upfrontFee), "
+                    "not in the public price list, so the plan cannot cost it",
+                    "set capacity_price_usd_per_hour to the block's upfront fee / hours / instances",
+                )
+            )
+    elif t.capacity_price_usd_per_hour is not None:
+        problems.append(
+            Problem(
+                f"{p}target.capacity_price_usd_per_hour",
+                f"set with capacity_type {t.capacity_type!r}; {t.capacity_type} is costed at the catalog's regional price",
+                "drop it, or use capacity_type: capacity-block",
+            )
+        )
     if t.capacity_type == "reserved" and "aws" in clouds and not t.capacity_reservation_id:
         problems.append(Problem(f"{p}target.capacity_reservation_id", "an on-demand capacity reservation needs its id", "set capacity_reservation_id (cr-...)"))
     for i, it in enumerate(t.instance_types or []):
@@ -279,21 +313,35 @@ def region_for(target: TargetSpec, cloud: str) -> str:
 
 def _partial_problems(raw: Any, prefix: str = "") -> list[Problem]:
     """Catalog look-ups that can run while the schema has errors elsewhere (model id)."""
-    from gpuforge import catalog  # noqa: PLC0415
 
     p = f"{prefix}." if prefix else ""
     model = raw.get("model") if isinstance(raw, dict) else None
     mid = model.get("id") if isinstance(model, dict) else None
-    if isinstance(mid, str) and model.get("config") is None and catalog.find_model(mid) is None:
-        near = catalog.nearest(mid, catalog.model_keys())
-        return [
-            Problem(
-                f"{p}model.id",
-                f"{mid!r} is not in the catalog and no config.json is given (the model hub is not read at plan time)",
-                (f"did you mean {', '.join(near)}? " if near else "") + "Or give model.config: the path to the model's config.json.",
-            )
-        ]
+    if isinstance(model, dict) and isinstance(mid, str) and model.get("config") is None:
+        return _unknown_model_id(mid, f"{p}model.id")
     return []
+
+
+def _unknown_model_id(mid: str, path: str) -> list[Problem]:
+    """A model id that is neither a catalog id nor a Hugging Face repo id (`org/name`).
+
+    A repo id that is not in the catalog is fine here: the planner reads it from the Hub
+    (gpuforge.hub), so a spec never needs the network to validate.
+    """
+    from gpuforge import catalog
+    from gpuforge.hub import is_repo_id
+
+    if catalog.find_model(mid) is not None or is_repo_id(mid):
+        return []
+    near = catalog.nearest(mid, catalog.model_keys())
+    return [
+        Problem(
+            path,
+            f"{mid!r} is not in the catalog and is not a Hugging Face repo id (org/name)",
+            (f"did you mean {', '.join(near)}? " if near else "")
+            + "Or give the Hugging Face repo id (e.g. google/gemma-3-4b-it), or model.config: the path to the model's config.json.",
+        )
+    ]
 
 
 def load_spec(raw: Any, subject: str | None = None) -> DeploymentSpec:

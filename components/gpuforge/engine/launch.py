@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from gpuforge.errors import Problem
 from gpuforge.sizing.versions import VLLM_VERSION
@@ -216,7 +217,7 @@ def drain_seconds(ttft_p95_ms: float, itl_p95_ms: float, output_tokens: int) -> 
     finishes at the SLA (first token at TTFT p95, then one token per ITL p95). Longer
     completions are aborted at the deadline (vLLM returns them as aborted)."""
     s = ttft_p95_ms / 1000.0 + max(0, output_tokens) * itl_p95_ms / 1000.0
-    return max(1, int(math.ceil(s)))
+    return max(1, math.ceil(s))
 
 
 def termination_grace_s(shutdown_timeout_s: int) -> int:
@@ -244,9 +245,9 @@ def worker_prestop_command(port: int) -> list[str]:
 
 
 # --- the pod's scripts (mounted from a ConfigMap at SCRIPTS_DIR) --------------------------------
-LAUNCH_SH = """\
+LAUNCH_SH = f"""\
 #!/bin/bash
-# gpuforge launch wrapper for vLLM {version}: runs "$@" (the vllm serve argv) as a child,
+# gpuforge launch wrapper for vLLM {VLLM_VERSION}: runs "$@" (the vllm serve argv) as a child,
 # forwards SIGTERM / SIGINT to it (vLLM drains on SIGTERM) and exits with its status.
 # Multi-node workers first wait until the leader's name resolves; with GPUFORGE_NCCL_NET set,
 # fabric_check.py reports which network NCCL chose.
@@ -259,8 +260,8 @@ if [ "${{GPUFORGE_ROLE:-server}}" = "worker" ]; then
   done
 fi
 if [ -n "${{GPUFORGE_NCCL_NET:-}}" ]; then
-  mkdir -p {nccl_dir}
-  python3 {scripts}/fabric_check.py &
+  mkdir -p {NCCL_LOG_DIR}
+  python3 {SCRIPTS_DIR}/fabric_check.py &
 fi
 "$@" &
 child=$!
@@ -271,12 +272,12 @@ while :; do
   kill -0 "$child" 2> /dev/null || break
 done
 exit "$rc"
-""".format(version=VLLM_VERSION, nccl_dir=NCCL_LOG_DIR, scripts=SCRIPTS_DIR)
+"""
 
-FABRIC_CHECK_PY = '''\
+FABRIC_CHECK_PY = f'''\
 """gpuforge fabric check: which network did NCCL choose for this pod's communicators?
 
-Reads NCCL's debug log (NCCL_DEBUG=INFO, NCCL_DEBUG_FILE under {nccl_dir}) for
+Reads NCCL's debug log (NCCL_DEBUG=INFO, NCCL_DEBUG_FILE under {NCCL_LOG_DIR}) for
 "NCCL INFO Using network <name>" (NVIDIA/nccl src/init.cc), logs the verdict once and serves
 it as Prometheus metrics on GPUFORGE_METRICS_PORT:
   gpuforge_nccl_fabric_checked 0|1, gpuforge_nccl_fabric_ok 0|1,
@@ -291,8 +292,8 @@ import threading
 import time
 
 EXPECTED = os.environ["GPUFORGE_NCCL_NET"]
-PORT = int(os.environ.get("GPUFORGE_METRICS_PORT", "{port}"))
-PATTERN = os.environ.get("GPUFORGE_NCCL_LOG_GLOB", "{nccl_dir}/*")
+PORT = int(os.environ.get("GPUFORGE_METRICS_PORT", "{FABRIC_METRICS_PORT}"))
+PATTERN = os.environ.get("GPUFORGE_NCCL_LOG_GLOB", "{NCCL_LOG_DIR}/*")
 POLL_S = float(os.environ.get("GPUFORGE_POLL_S", "2"))
 USING = re.compile(r"NCCL INFO Using network (.+?)\\s*$")
 state = {{"chosen": None}}
@@ -368,9 +369,9 @@ def main():
 
 if __name__ == "__main__":
     sys.exit(main())
-'''.format(nccl_dir=NCCL_LOG_DIR, port=FABRIC_METRICS_PORT)
+'''
 
-DOWNLOAD_PY = '''\
+DOWNLOAD_PY = f'''\
 """gpuforge model download (init container): the checkpoint into HF_HOME, with progress and retries.
 
 Files vLLM 0.19 loads from a Hugging Face repo with `--load-format auto`
@@ -396,7 +397,7 @@ except ImportError:  # pragma: no cover
 REPO = os.environ["GPUFORGE_MODEL"]
 REVISION = os.environ.get("GPUFORGE_REVISION") or None
 EXPECTED_GIB = float(os.environ.get("GPUFORGE_DOWNLOAD_GIB", "0"))
-ATTEMPTS = int(os.environ.get("GPUFORGE_DOWNLOAD_ATTEMPTS", "{attempts}"))
+ATTEMPTS = int(os.environ.get("GPUFORGE_DOWNLOAD_ATTEMPTS", "{8}"))
 BACKOFF_S = float(os.environ.get("GPUFORGE_DOWNLOAD_BACKOFF_S", "15"))
 PROGRESS_S = float(os.environ.get("GPUFORGE_PROGRESS_S", "30"))
 META = ["*.json", "*.model", "*.tiktoken", "*.txt", "*.jinja", "*.py"]
@@ -466,7 +467,7 @@ def main():
 
 if __name__ == "__main__":
     sys.exit(main())
-'''.format(attempts=8)
+'''
 
 
 def scripts() -> dict[str, str]:
@@ -490,16 +491,16 @@ __all__ = [
     "FABRIC_CHECK_PY",
     "FABRIC_METRICS_PORT",
     "LAUNCH_SH",
-    "Launch",
     "MASTER_PORT",
     "NCCL_LOG_DIR",
     "PRESTOP_S",
     "SCRIPTS_DIR",
+    "SERVED_GPU_VENDORS",
+    "Launch",
     "drain_seconds",
     "launch_command",
     "multinode_problems",
     "scripts",
-    "SERVED_GPU_VENDORS",
     "serving_support_problem",
     "termination_grace_s",
     "worker_prestop_command",

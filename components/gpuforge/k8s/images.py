@@ -97,4 +97,4 @@ def default_image(accelerator: Accelerator) -> ServingImage:
     return VLLM_ROCM if accelerator == "rocm" else VLLM_CUDA
 
 
-__all__ = ["EFA_DOCKERFILE", "ServingImage", "VLLM_CUDA", "VLLM_ROCM", "default_image", "efa_image"]
+__all__ = ["EFA_DOCKERFILE", "VLLM_CUDA", "VLLM_ROCM", "ServingImage", "default_image", "efa_image"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -138,11 +139,11 @@ class ModelCache:
     access_mode: str = "ReadWriteMany"
 
     @classmethod
-    def empty_dir(cls, size_gib: float | None = None) -> "ModelCache":
+    def empty_dir(cls, size_gib: float | None = None) -> ModelCache:
         return cls("empty_dir", size_gib=size_gib)
 
     @classmethod
-    def host_path(cls, path: str) -> "ModelCache":
+    def host_path(cls, path: str) -> ModelCache:
         return cls("host_path", path=path)
 
     @classmethod
@@ -153,13 +154,13 @@ class ModelCache:
         size_gib: float | None = None,
         storage_class: str | None = None,
         access_mode: str = "ReadWriteMany",
-    ) -> "ModelCache":
+    ) -> ModelCache:
         return cls(
             "pvc", claim_name=claim_name, size_gib=size_gib, storage_class=storage_class, access_mode=access_mode
         )
 
     @classmethod
-    def per_pod(cls, storage_class: str, size_gib: float | None = None) -> "ModelCache":
+    def per_pod(cls, storage_class: str, size_gib: float | None = None) -> ModelCache:
         return cls("per_pod", size_gib=size_gib, storage_class=storage_class, access_mode="ReadWriteOnce")
 
     @property
@@ -365,7 +366,7 @@ class ModelServerArgs:
     def shm_size_gib(self) -> int:
         """/dev/shm: NCCL's intra-node buffers and the Ray object store need more than 64 MiB."""
         if self.shm_gib is not None:
-            return int(math.ceil(self.shm_gib))
+            return math.ceil(self.shm_gib)
         return int(min(max(2, 2 * self.gpus_per_node), max(1, self.memory_request_gib // 4)))
 
     @property
@@ -464,23 +465,22 @@ class ModelServerArgs:
                 )
             )
         out += multinode_problems(self.engine_args, self.gpus_per_node, self.nodes_per_replica, self.image.ray)
-        if self.multi_node:
-            if not self.image.supports_fabric(self.fabric):
-                if self.fabric == "efa":
-                    fix = (
-                        "build images/vllm-efa/Dockerfile (vLLM + libfabric + aws-ofi-nccl), push it and set "
-                        "serving.efa_image to its reference"
-                    )
-                else:
-                    fix = "use an image with libibverbs (rdma-core), such as the stock vllm/vllm-openai image"
-                out.append(
-                    Problem(
-                        "serving.image",
-                        f"{self.image.ref} has no NCCL transport for {self.fabric}: NCCL would fall back to TCP "
-                        "sockets between the nodes of a replica",
-                        fix,
-                    )
+        if self.multi_node and not self.image.supports_fabric(self.fabric):
+            if self.fabric == "efa":
+                fix = (
+                    "build images/vllm-efa/Dockerfile (vLLM + libfabric + aws-ofi-nccl), push it and set "
+                    "serving.efa_image to its reference"
                 )
+            else:
+                fix = "use an image with libibverbs (rdma-core), such as the stock vllm/vllm-openai image"
+            out.append(
+                Problem(
+                    "serving.image",
+                    f"{self.image.ref} has no NCCL transport for {self.fabric}: NCCL would fall back to TCP "
+                    "sockets between the nodes of a replica",
+                    fix,
+                )
+            )
         if self.image.vllm_version != VLLM_CUDA.vllm_version:
             out.append(
                 Problem(
@@ -571,7 +571,7 @@ class ModelServerArgs:
         node_image: str | None = None,
         efa_image: str | None = None,
         **overrides: Any,
-    ) -> "ModelServerArgs":
+    ) -> ModelServerArgs:
         """The server the plan decided. Node size, EFA count and instance NVMe come from the
         catalog entry of `pool.instance_type` unless given; `pool` also decides rollout surge and
         Spot tolerations. `node_image` (EKS AMI type) decides whether the NVMe RAID is mounted
@@ -972,13 +972,13 @@ class ModelServer(pulumi.ComponentResource):
 
     def _volumes(self, in_lws: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         a = self._args
-        volumes = [
+        volumes: list[dict[str, Any]] = [
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": gib(a.shm_size_gib)}},
             {"name": "launch", "configMap": {"name": scripts_config_name(a.name), "defaultMode": 0o555}},
         ]
         if not (in_lws and a.model_cache.kind == "per_pod"):
             volumes.append({"name": "model-cache", **self._cache_volume()})
-        mounts = [
+        mounts: list[dict[str, Any]] = [
             {"name": "shm", "mountPath": "/dev/shm"},
             {"name": "model-cache", "mountPath": CACHE_MOUNT},
             {"name": "launch", "mountPath": SCRIPTS_DIR, "readOnly": True},

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -117,7 +118,7 @@ class GpuPlatformArgs:
     tolerate_spot: bool = True
     installed: tuple[str, ...] = ()
 
-    def effective(self) -> "GpuPlatformArgs":
+    def effective(self) -> GpuPlatformArgs:
         """These args with every add-on the cluster already runs switched off."""
         have = set(self.installed)
         return replace(
@@ -180,7 +181,7 @@ class GpuPlatformArgs:
         *,
         node_image: str | None = None,
         **overrides: Any,
-    ) -> "GpuPlatformArgs":
+    ) -> GpuPlatformArgs:
         """The add-ons the planned pools and serving layouts need.
 
         Args:
@@ -529,4 +530,11 @@ def infiniband_node_feature_rule_spec() -> dict[str, Any]:
     }
 
 
-__all__ = ["ADDONS", "GpuPlatform", "GpuPlatformArgs", "POOL_LABEL", "RDMA_RESOURCE", "infiniband_node_feature_rule_spec"]
+__all__ = [
+    "ADDONS",
+    "POOL_LABEL",
+    "RDMA_RESOURCE",
+    "GpuPlatform",
+    "GpuPlatformArgs",
+    "infiniband_node_feature_rule_spec",
+]

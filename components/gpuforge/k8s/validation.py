@@ -24,8 +24,9 @@ import copy
 import functools
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pulumi.runtime import rpc
@@ -142,7 +143,7 @@ def _crd_schemas(crd_dir: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kv_validator(filename: str, version: str = KUBERNETES_VERSION) -> Any:
     """A strict validator for one kubernetes-validate schema file (e.g. objectmeta-meta-v1.json)."""
     import jsonschema
