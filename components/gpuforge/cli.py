@@ -6,9 +6,42 @@ Imports are lazy per sub-command so that `gpuforge estimate` never loads Pulumi 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from typing import Any
+
+from gpuforge.errors import Problem, SpecError
+from gpuforge.inputs import dumps
+
+# Bounds on `gpuforge estimate`'s numbers (docs/spec.md, "Input limits").
+_ESTIMATE_BOUNDS: tuple[tuple[str, float, float], ...] = (
+    ("tp", 1, 1024),
+    ("pp", 1, 1024),
+    ("max_model_len", 1, 1 << 27),
+    ("block_size", 1, 1024),
+    ("max_num_seqs", 1, 1 << 20),
+    ("max_num_batched_tokens", 1, 1 << 27),
+    ("input_tokens", 1, 1 << 27),
+    ("output_tokens", 1, 1 << 27),
+    ("concurrency", 1, 1 << 20),
+    ("request_rate", 1e-9, 1e9),
+)
+
+
+def estimate_problems(args: argparse.Namespace) -> list[Problem]:
+    """Every out-of-range number given to `gpuforge estimate`, as --flag problems."""
+    out: list[Problem] = []
+    for name, lo, hi in _ESTIMATE_BOUNDS:
+        v = getattr(args, name, None)
+        if v is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not (math.isfinite(v) and lo <= v <= hi):
+            out.append(Problem(flag, f"{v} is outside {lo:g}..{hi:g}", f"give {flag} a value in that range"))
+    u = args.gpu_memory_utilization
+    if not (math.isfinite(u) and 0 < u <= 1):
+        out.append(Problem("--gpu-memory-utilization", f"{u} is not in (0, 1] (vLLM CacheConfig: gt=0, le=1)", "use a fraction such as 0.9"))
+    return out
 
 
 def _estimate(args: argparse.Namespace) -> int:
@@ -17,16 +50,23 @@ def _estimate(args: argparse.Namespace) -> int:
     from gpuforge.sizing.memory import MemoryInputs, estimate_memory
     from gpuforge.sizing.models import resolve
 
+    problems = estimate_problems(args)
+    try:
+        gpu = catalog.get_gpu(args.gpu)
+    except KeyError as exc:
+        problems.append(Problem("--gpu", str(exc.args[0]), "use an id from `gpuforge catalog gpus`"))
     try:
         # a repo id outside the catalog is read from the Hub (token: HF_TOKEN), then cached
         model = resolve(args.model, revision=args.revision, refresh=args.refresh_hub)
-        gpu = catalog.get_gpu(args.gpu)
     except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
-    except SpecError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+        problems.append(Problem("--model", str(exc.args[0]), "use an id from `gpuforge catalog models`, or a path to a config.json"))
+    except SpecError as err:
+        problems += [Problem(f"--model {args.model}: {q.path}", q.reason, q.fix) for q in err.problems]
+    if not problems and args.pp > model.arch.num_layers:
+        # vLLM 0.19.0 vllm/distributed/utils.py get_pp_indices: every stage needs a layer
+        problems.append(Problem("--pp", f"{args.pp} pipeline stages for {model.arch.num_layers} layers", f"use --pp {model.arch.num_layers} or fewer"))
+    if problems:
+        raise SpecError("gpuforge estimate", problems)
     quant = args.quantization
     if quant == "none" and model.checkpoint_precision not in ("bf16", "fp16"):
         quant = model.checkpoint_precision  # a quantized checkpoint loads as it ships
@@ -58,7 +98,7 @@ def _estimate(args: argparse.Namespace) -> int:
         perf = predict(model, layout, workload, est)
         out.update(perf.to_dict())
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(dumps(out, indent=2))
     else:
         print(_format_estimate(out))
     return 0
@@ -96,13 +136,64 @@ def _format_estimate(e: dict[str, Any]) -> str:
 def _schema(args: argparse.Namespace) -> int:
     from gpuforge.spec import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    print(dumps(json_schema(), indent=2))
+    return 0
+
+
+def _catalog_prices(args: argparse.Namespace) -> int:
+    """Per instance type and region: offered, on-demand / spot / capacity-block $/h, date, source."""
+    from gpuforge import cloud
+
+    rows = []
+    for o in cloud.all_offers(args.cloud):
+        if args.region and o.region != args.region:
+            continue
+        if args.instance_type and o.instance_type != args.instance_type:
+            continue
+        rows.append(o)
+    if args.json:
+        def fig(f: Any) -> dict[str, Any]:
+            d: dict[str, Any] = {"status": f.status, "source": f.source.title, "source_url": f.source.url}
+            if f.priced:
+                d.update(usd_per_hour=f.usd_per_hour, as_of=f.as_of)
+            if f.by_zone:
+                d["by_zone"] = f.by_zone
+            if f.reason:
+                d["reason"] = f.reason
+            return d
+
+        print(dumps([
+            {
+                "cloud": o.cloud, "instance_type": o.instance_type, "region": o.region,
+                "offered": o.offered, "offered_source": o.offered_source.title, "offered_reason": o.offered_reason,
+                "zones": list(o.zones), "on_demand": fig(o.on_demand), "spot": fig(o.spot), "capacity_block": fig(o.capacity_block),
+            }
+            for o in rows
+        ], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    def cell(f: Any) -> str:
+        if f.priced:
+            return f"{f.usd_per_hour:,.4g} ({(f.as_of or '')[:10]})"
+        return {"not-sold": "not sold", "unknown": "unknown"}[f.status]
+
+    t = Table(title="Offers and $/h per node (date of the price); `--json` has sources and reasons")
+    for col in ("cloud", "region", "instance type", "offered", "on-demand", "spot", "capacity block", "zones"):
+        t.add_column(col)
+    for o in rows:
+        offered = {True: "yes", False: "no", None: "unknown"}[o.offered]
+        t.add_row(o.cloud, o.region, o.instance_type, offered, cell(o.on_demand), cell(o.spot), cell(o.capacity_block), " ".join(o.zones))
+    Console(width=160).print(t)
     return 0
 
 
 def _catalog(args: argparse.Namespace) -> int:
     from gpuforge import catalog
 
+    if args.what == "prices":
+        return _catalog_prices(args)
     if args.what == "models":
         rows: list[tuple[str, ...]] = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
     elif args.what == "gpus":
@@ -110,28 +201,58 @@ def _catalog(args: argparse.Namespace) -> int:
     elif args.what == "regions":
         rows = [(r.cloud, r.name, " ".join(r.zones)) for r in catalog.all_regions()]
     else:
+        from gpuforge import cloud
+
         rows = []
-        for i in catalog.all_instances():
-            price = i.prices[0] if i.prices else None
-            rows.append((i.cloud, i.name, f"{i.gpu_count}x {i.gpu}", i.node_fabric, f"${price.usd_per_hour:.2f}/h {price.region} ({price.as_of[:10]})" if price else "no price"))
+        for i in catalog.all_instances(args.cloud):
+            where = cloud.regions_offering(i.cloud, i.name, "on-demand")
+            rows.append((i.cloud, i.name, f"{i.gpu_count}x {i.gpu}", i.node_fabric, f"on-demand priced in: {', '.join(where) or 'none'}"))
+    if args.json:
+        print(dumps([list(r) for r in rows], indent=2))
+        return 0
     for r in rows:
         print("  ".join(str(c) for c in r))
     return 0
 
 
-def _plan(args: argparse.Namespace) -> int:
-    from gpuforge.errors import SpecError
-    from gpuforge.report import render_plans
-    from gpuforge.sizing.planner import NoFeasiblePlan, plan_deployment
-    from gpuforge.spec import load_stack, read_spec_file
+def _alternatives(value: str) -> int | str:
+    """`--alternatives`: a count (0..1000) or `all`."""
+    if value == "all":
+        return value
+    if not value.isdigit() or int(value) > 1000:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a count from 0 to 1000, or 'all'")
+    return int(value)
 
+
+def _prices(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gpuforge.cloud.refresh import Endpoints, refresh
+
+    data_dir = Path(args.data_dir) if args.data_dir else Path(__file__).parent / "catalog" / "data"
+    clouds = ("aws", "azure") if args.cloud == "all" else (args.cloud,)
+    ep = Endpoints.from_env(aws_pricing=args.aws_pricing_url, aws_spot=args.aws_spot_url, azure_prices=args.azure_prices_url)
     try:
-        specs = load_stack(read_spec_file(args.spec))
-        # repos outside the catalog are read from the Hub with HF_TOKEN (huggingface_hub's look-up)
-        results = [plan_deployment(s, alternatives=args.alternatives, refresh_hub=args.refresh_hub) for s in specs]
-    except (SpecError, NoFeasiblePlan) as exc:
-        print(str(exc), file=sys.stderr)
+        return refresh(data_dir, clouds, ep, dry_run=args.dry_run)
+    except OSError as exc:
+        print(f"error: {exc} (set the endpoints with --aws-pricing-url / --aws-spot-url / --azure-prices-url "
+              "or GPUFORGE_AWS_PRICING_URL / GPUFORGE_AWS_SPOT_URL / GPUFORGE_AZURE_PRICES_URL)", file=sys.stderr)
         return 1
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from gpuforge.errors import raise_if
+    from gpuforge.report import render_plans
+    from gpuforge.sizing.planner import plan_deployment
+    from gpuforge.spec import load_stack, read_spec_file
+    from gpuforge.spec_checks import plan_problems, provider_config, stack_file_config
+
+    specs = load_stack(read_spec_file(args.spec))
+    # repos outside the catalog are read from the Hub with HF_TOKEN (huggingface_hub's look-up)
+    results = [plan_deployment(s, alternatives=args.alternatives, refresh_hub=args.refresh_hub) for s in specs]
+    prefixes = [f"deployments[{i}]" if len(specs) > 1 else "" for i in range(len(specs))]
+    plans = [(p, r.to_plan()) for p, r in zip(prefixes, results, strict=True)]
+    raise_if("stack", plan_problems(plans, provider_config(stack_file_config(args.spec))))
     print(render_plans(results, args.format))
     return 0
 
@@ -171,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("plan", help="the cheapest plan that meets the SLA")
     p.add_argument("spec", help="stacks/Pulumi.<stack>.yaml or a plain YAML spec")
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
-    p.add_argument("--alternatives", default="5", help="how many feasible alternatives to list, or 'all'")
+    p.add_argument("--alternatives", type=_alternatives, default=5, help="how many feasible alternatives to list, or 'all'")
     p.add_argument("--refresh-hub", action="store_true", help="read models that are not in the catalog from the Hub again instead of the cache")
     p.set_defaults(func=_plan)
 
@@ -185,12 +306,30 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("schema", help="JSON Schema of the deployment spec")
     s.set_defaults(func=_schema)
 
-    c = sub.add_parser("catalog", help="list catalog rows")
-    c.add_argument("what", choices=["models", "gpus", "instances", "regions"])
+    c = sub.add_parser("catalog", help="list catalog rows; `prices`: offers and prices per region")
+    c.add_argument("what", choices=["models", "gpus", "instances", "regions", "prices"])
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--cloud", choices=["aws", "azure"], default=None)
+    c.add_argument("--region", default=None, help="prices: one region")
+    c.add_argument("--instance-type", default=None, help="prices: one instance type")
     c.set_defaults(func=_catalog)
 
+    pr = sub.add_parser("prices", help="price data: `refresh` rebuilds it from the public price APIs")
+    pr.add_argument("action", choices=["refresh"])
+    pr.add_argument("--cloud", choices=["aws", "azure", "all"], default="all")
+    pr.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+    pr.add_argument("--data-dir", default=None, help="catalog data directory (default: the installed package's)")
+    pr.add_argument("--aws-pricing-url", default=None, help="default $GPUFORGE_AWS_PRICING_URL or https://pricing.us-east-1.amazonaws.com")
+    pr.add_argument("--aws-spot-url", default=None, help="default $GPUFORGE_AWS_SPOT_URL or the Spot pricing page's spot.js")
+    pr.add_argument("--azure-prices-url", default=None, help="default $GPUFORGE_AZURE_PRICES_URL or https://prices.azure.com/api/retail/prices")
+    pr.set_defaults(func=_prices)
+
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return int(args.func(args))
+    except SpecError as exc:  # NoFeasiblePlan is one too: every problem, path and fix
+        print(str(exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

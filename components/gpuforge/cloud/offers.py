@@ -107,7 +107,11 @@ def _figure(raw: dict[str, Any], sources: dict[str, Source]) -> Figure:
 
 @cache
 def _offers(cloud: str) -> dict[tuple[str, str], Offer]:
-    data = _load(cloud)
+    return parse(_load(cloud), cloud)
+
+
+def parse(data: dict[str, Any], cloud: str) -> dict[tuple[str, str], Offer]:
+    """Offers keyed by (instance type, region) from a price file's JSON; raises on bad rows."""
     sources = {k: Source(k, v["title"], v["url"], v["as_of"], v.get("as_of_note")) for k, v in data["sources"].items()}
     out: dict[tuple[str, str], Offer] = {}
     for row in data["offers"]:
@@ -168,6 +172,15 @@ def median_zone_price(by_zone: dict[str, float]) -> float:
     return round(statistics.median(by_zone.values()), 6)
 
 
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """Bumped by reload(): callers that memoise figures put it in their keys."""
+    return _GENERATION[0]
+
+
 def reload() -> None:
     """Forget loaded files (after `gpuforge prices refresh` rewrote them)."""
     _offers.cache_clear()
+    _GENERATION[0] += 1

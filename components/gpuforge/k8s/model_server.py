@@ -42,7 +42,7 @@ from gpuforge.k8s.manifests import (
     selector_labels,
 )
 from gpuforge.k8s.platform import RDMA_RESOURCE
-from gpuforge.plan import Cloud, Fabric, NodePoolPlan, ServingPlan
+from gpuforge.plan import CAPACITY_LABEL, Cloud, Fabric, NodePoolPlan, ServingPlan
 
 # --- start-up time model (docs/serving.md, "Probes") -----------------------------------------
 # Assumed rates; the deadlines built from them are not estimates, so they are pessimistic.
@@ -256,6 +256,7 @@ class ModelServerArgs:
     efa_interfaces: int = 0
     spread_zones: bool = False
     spot: bool = False
+    prefer_on_demand: bool = False  # a spot plan's base replicas: prefer nodes labelled on-demand
     image: ServingImage = VLLM_CUDA
     hf_token: pulumi.Input[str] | None = None
     hf_token_secret_name: str | None = None
@@ -285,11 +286,8 @@ class ModelServerArgs:
     create_namespace: bool = True
     wait_for_ready: bool = True
     crd_dependencies: Sequence[pulumi.Resource] = ()
+    namespace_dependencies: Sequence[pulumi.Resource] = ()  # the Namespace, when created elsewhere (GpuPlatform)
     plan_problems: tuple[Problem, ...] = ()
-
-    def __post_init__(self) -> None:
-        if isinstance(self.image, str):  # a bare reference: a CUDA vLLM image, nothing more assumed
-            self.image = ServingImage(self.image, "cuda", VLLM_CUDA.vllm_version, ibverbs=False)
 
     # --- derived --------------------------------------------------------------------------
     @property
@@ -627,7 +625,9 @@ class ModelServerArgs:
             fabric=serving.fabric,
             efa_interfaces=efa_interfaces,
             spread_zones=serving.spread_zones,
-            spot=bool(pool and pool.capacity_type == "spot"),
+            # a plan with an on-demand base and a spot pool runs the same pods on both
+            spot=bool(pool and pool.capacity_type == "spot") or serving.on_demand_replicas > 0,
+            prefer_on_demand=serving.on_demand_replicas > 0,
             image=image,
             model_cache=cache,
             ttft_p95_ms=serving.ttft_p95_ms_sla,
@@ -747,6 +747,7 @@ class ModelServer(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             ns_deps = [self.namespace]
+        ns_deps += list(a.namespace_dependencies)
         child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps)
         crd_child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps + list(a.crd_dependencies))
 
@@ -1066,6 +1067,16 @@ class ModelServer(pulumi.ComponentResource):
             "containers": [self._container(token_secret, role, in_lws)],
             "volumes": volumes,
         }
+        if a.prefer_on_demand:
+            # the on-demand pool is sized for min_replicas and never scales: filling it first
+            # keeps those replicas off spot capacity (the spot pool takes the rest)
+            spec["affinity"] = {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 100, "preference": {"matchExpressions": [{"key": CAPACITY_LABEL, "operator": "In", "values": ["on-demand"]}]}}
+                    ]
+                }
+            }
         if a.spread_zones and not a.multi_node:
             spec["topologySpreadConstraints"] = [
                 {
