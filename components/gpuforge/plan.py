@@ -88,6 +88,7 @@ class ServingPlan:
     cost_per_hour: float = 0.0  # whole deployment at planned replicas, for the dashboard
     zones: tuple[str, ...] = ()
     on_demand_replicas: int = 0  # spot plans: replicas kept on the on-demand pool; pods prefer it
+    output_tokens: int = 0  # planned completion length (workload.output_tokens), for the drain deadline
     # --- the checkpoint (gpuforge.engine.vllm) ------------------------------------------------
     engine: str = "vllm"
     precision: str = ""  # gpuforge precision the replica runs (bf16, fp16, fp8, int4-awq, ...)

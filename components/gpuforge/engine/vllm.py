@@ -300,9 +300,6 @@ def precision_problems(checkpoint_precision: str, precision: str) -> list[str]:
 
 
 # --- GPUs ------------------------------------------------------------------------------------------
-# The serving component renders the CUDA image (vllm/vllm-openai) and requests nvidia.com/gpu;
-# a ROCm GPU needs the ROCm image and amd.com/gpu, which gpuforge's serving does not render.
-SERVING_VENDORS = ("nvidia",)
 
 
 def capability(gpu: Gpu) -> int | None:
@@ -315,8 +312,12 @@ def capability(gpu: Gpu) -> int | None:
 
 def platform_problems(gpu: Gpu) -> list[str]:
     """Can gpuforge's vLLM image run on this GPU at all."""
-    if gpu.vendor not in SERVING_VENDORS:
-        return [f"{gpu.name} is an {gpu.vendor.upper()} GPU; gpuforge serves the CUDA image of vLLM {VLLM_VERSION} only (no ROCm image or amd.com/gpu requests)"]
+    # which vendors gpuforge's serving path deploys is the serving seam's rule (engine.launch)
+    from gpuforge.engine.launch import serving_support_problem  # noqa: PLC0415
+
+    unserved = serving_support_problem(gpu.vendor, gpu.name)
+    if unserved:
+        return [unserved]
     cc = capability(gpu)
     if cc is None:
         return [f"{gpu.name} has no compute capability in the catalog"]

@@ -24,6 +24,7 @@ from gpuforge.cloud import offers as cloud_offers
 from gpuforge.cloud.allocatable import node_allocatable, pod_requests
 from gpuforge.cloud.offers import Figure, Source
 from gpuforge.engine import vllm as engine
+from gpuforge.engine.launch import serving_support_problem
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import CAPACITY_LABEL, NodePoolPlan, Plan, ServingPlan
 from gpuforge.sizing.memory import MemoryEstimate, MemoryInputs, estimate_memory
@@ -89,7 +90,7 @@ class Evaluation:
     candidate: Candidate
     feasible: bool
     reasons: list[str]
-    kinds: set[str]  # memory | fabric | engine | ttft | itl | budget | capacity | price
+    kinds: set[str]  # memory | fabric | engine | serving | ttft | itl | budget | capacity | price
     cost_per_hour: float
     memory: MemoryEstimate | None = None
     performance: Performance | None = None
@@ -471,9 +472,14 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         if lc.kind == "region":
             return ev
 
+    # the serving path must be able to deploy the GPU (gpuforge.engine.launch.SERVED_GPU_VENDORS)
+    unserved = serving_support_problem(gpu.vendor, gpu.name)
+    if unserved:
+        reasons.append(unserved)
+        kinds.add("serving")
     # engine rules (gpuforge.engine.vllm): precision, capability, dtype, KV cache, divisibility
-    _, problems = engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)
-    for r in problems:
+    problems = [unserved] if unserved else engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)[1]
+    for r in problems if not unserved else []:
         reasons.append(r)
         kinds.add("engine")
     scheme = None if problems else engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)[0].scheme  # type: ignore[union-attr]
@@ -732,6 +738,7 @@ _FIX = {
     "price": "pick instance types or a capacity type the region prices (see `gpuforge catalog prices`), or refresh prices with `gpuforge prices refresh`",
     "availability": "lower sla.min_replicas",
     "region": "pick a region that offers the instance types (target.region or target.regions), or other instance types",
+    "serving": "allow NVIDIA GPU instance types (target.instance_types / instance_families)",
 }
 
 
@@ -781,6 +788,7 @@ def _path(kind: str) -> str:
         "price": "target.instance_types",
         "availability": "sla.min_replicas",
         "region": "target.region",
+        "serving": "target.instance_types",
     }[kind]
 
 
@@ -1025,6 +1033,7 @@ def build_plan(result: PlanResult) -> Plan:
         cost_per_hour=round(ev.cost_per_hour, 4),
         zones=tuple(zones),
         on_demand_replicas=on_demand_replicas,
+        output_tokens=spec.workload.output_tokens,
         engine=engine.ENGINE,
         precision=c.precision,
         quantization_method=scheme.method if scheme else None,
