@@ -313,7 +313,7 @@ def capability(gpu: Gpu) -> int | None:
 def platform_problems(gpu: Gpu) -> list[str]:
     """Can gpuforge's vLLM image run on this GPU at all."""
     # which vendors gpuforge's serving path deploys is the serving seam's rule (engine.launch)
-    from gpuforge.engine.launch import serving_support_problem  # noqa: PLC0415
+    from gpuforge.engine.launch import serving_support_problem
 
     unserved = serving_support_problem(gpu.vendor, gpu.name)
     if unserved:
