@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -118,32 +117,41 @@ def _key_inputs(r: Any) -> str:
 
 def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_dir: str | None = None) -> int:
     """The preview command; returns the process exit code."""
-    from gpuforge.k8s.validation import NOT_MANIFESTS, unwrap, validate_manifest
+    from gpuforge.k8s.validation import NOT_MANIFESTS, default_crd_dir, unwrap, validate_manifest
     from gpuforge.program import plan_stack
-    from gpuforge.report import plan_json, render_plans
+    from gpuforge.progress import note, step
+    from gpuforge.report import chart_svg, infeasible_markdown, plan_json, render_plans
     from gpuforge.sizing.planner import NoFeasiblePlan
 
+    out_dir = Path(out) if out else None
     try:
         path = stack_file(stack, stacks_dir)
         config, secrets = read_stack_config(path)
         if CONFIG_KEY not in config:
             print(f"{path}: no `{CONFIG_KEY}` in its config", file=sys.stderr)
             return 1
-        _, results = plan_stack(json.loads(config[CONFIG_KEY]))
+        with step(f"Planning {path}"):
+            _, results = plan_stack(json.loads(config[CONFIG_KEY]))
     except (SpecError, NoFeasiblePlan) as exc:
         print(str(exc), file=sys.stderr)
+        if out_dir:
+            # the review still gets a plan.md: why nothing fits and what would
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "plan.md").write_text(infeasible_markdown(stack, exc, json.loads(config.get(CONFIG_KEY, "null"))))
         return 1
     print(render_plans(results, "table"))
-    recorder, errors = run_program(config, secrets, stack)
+    with step("Running the Pulumi program under mocks"):
+        recorder, errors = run_program(config, secrets, stack)
     print(f"\nResources the program registers ({len(recorder.resources)}):\n")
     print(_tree(recorder.resources))
 
-    out_dir = Path(out) if out else None
     if out_dir:
         (out_dir / "manifests").mkdir(parents=True, exist_ok=True)
-    crds = Path(crds_dir or os.environ.get("GPUFORGE_CRDS_DIR") or Path(stacks_dir).resolve().parent.parent / "shared" / "crds")
+    # the CRDs shipped with the package unless told otherwise
+    crds = Path(crds_dir) if crds_dir else default_crd_dir()
     if not crds.is_dir():
         errors.append(f"no CRD directory at {crds}: pass --crds-dir or set GPUFORGE_CRDS_DIR to validate custom resources")
+    note("-> Validating Kubernetes objects against the Kubernetes schemas and the CRDs ...")
     invalid = 0
     count = 0
     for r in recorder.resources:
@@ -166,6 +174,10 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
         resources = [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.masked_inputs()} for r in recorder.resources]
         (out_dir / "resources.json").write_text(json.dumps(resources, indent=1, default=str))
         (out_dir / "plan.md").write_text(render_plans(results, "markdown"))
+        for res in results:
+            svg = chart_svg(res)
+            if svg:
+                (out_dir / f"plan-{res.spec.name}.svg").write_text(svg)
     print(f"\n{count} Kubernetes objects, {invalid} invalid" + (f"; written to {out_dir}" if out_dir else ""))
     if errors:
         print("\n".join(["", "Errors:"] + [f"  {e}" for e in errors]), file=sys.stderr)

@@ -486,8 +486,12 @@ def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate,
     return (ev if ev.feasible else None), ev
 
 
-def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5) -> PlanResult:
-    """The cheapest feasible plan, the nearest alternatives and the rejected layouts."""
+def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, explain: bool = True) -> PlanResult:
+    """The cheapest feasible plan, the nearest alternatives and the rejected layouts.
+
+    With `explain`, a NoFeasiblePlan also says what the SLA costs without the budget and the
+    cheapest single changes that fit (`gpuforge.sizing.relax`, which re-plans with it off).
+    """
     model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision)
     feasible: list[Evaluation] = []
     rejected: list[Evaluation] = []
@@ -514,7 +518,12 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5) -> PlanRe
         else:
             rejected.append(why)
     if not feasible:
-        raise _no_plan(spec, rejected)
+        err = _no_plan(spec, rejected)
+        if explain:
+            from gpuforge.sizing.relax import explain as what_fits  # noqa: PLC0415  (relax imports the planner)
+
+            err = NoFeasiblePlan(err.subject, err.problems + what_fits(spec))
+        raise err
     feasible.sort(key=Evaluation.sort_key)
     chosen = feasible[0]
     if chosen.candidate.nodes_per_replica > 1 and not spec.target.zone:
