@@ -160,7 +160,7 @@ def _stack_name(path: str) -> str:
 def _preview(args: argparse.Namespace) -> int:
     from gpuforge.preview import run_preview
 
-    return run_preview(args.stack, args.out, stacks_dir=args.stacks_dir, crds_dir=args.crds_dir)
+    return run_preview(args.stack, args.out, stacks_dir=args.stacks_dir, crds_dir=args.crds_dir, comment=args.comment)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--stack", required=True)
     v.add_argument("--out", default=None, help="write manifests, plan.json and resources.json here")
     v.add_argument("--stacks-dir", default="stacks")
-    v.add_argument("--crds-dir", default=None, help="CRDs to validate custom resources against (default: ../shared/crds or $GPUFORGE_CRDS_DIR)")
+    v.add_argument("--crds-dir", default=None, help="CRDs to validate custom resources against (default: $GPUFORGE_CRDS_DIR, else the ones shipped with gpuforge)")
+    v.add_argument("--comment", default=None, help="also write the pull-request comment (review + preview result) to this file")
     v.set_defaults(func=_preview)
 
     s = sub.add_parser("schema", help="JSON Schema of the deployment spec (every accepted form)")
