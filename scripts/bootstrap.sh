@@ -11,7 +11,7 @@ fi
 stamp=.venv/.gpuforge-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log=.venv/pip-install.log
-  echo "-> Installing gpuforge and its pinned dependencies into .venv (first run: 1-2 minutes; full log: $log)" >&2
+  echo "-> Installing gpuforge and its pinned dependencies into .venv (first run: a few minutes; full log: $log)" >&2
   trap 'echo "   failed: see $log" >&2' ERR
   SECONDS=0
   .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip > "$log" 2>&1

@@ -200,7 +200,7 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
         print("\n".join(["", "Errors:"] + [f"  {e}" for e in errors]), file=sys.stderr)
         return 1
     if out_dir:
-        names = ", ".join(f"plan-{r.spec.name}.svg" for r in results)
+        names = ", ".join(str(out_dir / f"plan-{r.spec.name}.svg") for r in results)
         note(
             f"\nLook at: {out_dir / 'plan.md'} (the sizing review), {names} (cost vs latency), "
             f"{out_dir / 'manifests'}/ (every Kubernetes object), {out_dir / 'resources.json'}.\n"
