@@ -10,6 +10,7 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 from gpuforge import catalog
 from gpuforge.sizing.calibration import run_cases, summarize
@@ -23,7 +24,7 @@ SHARED = REPO.parent / "shared" / "reference" / "vllm-startup-logs"
 
 # The measured points, restated as the workload the performance model takes. Each names the
 # metric compared and why the settings are what they are (from the point's own notes).
-PERF_POINTS = [
+PERF_POINTS: list[dict[str, Any]] = [
     # vLLM fp8-KV blog, table 4: Llama-3.1-8B on one H100, 8 concurrent ~20k-in / ~2k-out requests
     dict(point="vllm-blog-fp8kv-llama31-8b-h100-c8-bf16", model="llama-3.1-8b-instruct", gpu="h100-80gb", tp=1, quant="none", kv="auto",
          I=20000, O=2000, c=8, max_len=32768, measured={"output_tok_s": 450.3, "median_itl_ms": 15.18, "median_ttft_ms": 763.6}),

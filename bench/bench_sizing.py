@@ -58,7 +58,8 @@ def planner_one() -> float:
     from gpuforge.sizing import planner
 
     s = spec(2)
-    planner._MEMO.clear(); planner._PINNED.clear()
+    planner._MEMO.clear()
+    planner._PINNED.clear()
     t = time.perf_counter()
     try:
         planner.plan_deployment(s)
@@ -71,7 +72,8 @@ def planner_fifty() -> float:
     from gpuforge.sizing import planner
 
     specs = [spec(i) for i in range(50)]
-    planner._MEMO.clear(); planner._PINNED.clear()
+    planner._MEMO.clear()
+    planner._PINNED.clear()
     t = time.perf_counter()
     for s in specs:
         try:

@@ -5,12 +5,11 @@ import os
 import sys
 from pathlib import Path
 
-import pulumi
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pulumi_mocks import Recorder  # noqa: E402
+from pulumi_mocks import Recorder
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

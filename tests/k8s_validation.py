@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from gpuforge.k8s import validation as _v
 from gpuforge.k8s.validation import (  # noqa: F401  (re-exported for tests)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from gpuforge.aws import EksCluster, EksClusterArgs, GpuNodePool, GpuNodePoolArgs
+from gpuforge.aws.versions import ADDON_VERSIONS, EKS_KUBERNETES_VERSION
 from test_aws_mocks import (  # noqa: F401  (fixture)
     EXISTING,
     MOCK_CA,
@@ -15,9 +17,6 @@ from test_aws_mocks import (  # noqa: F401  (fixture)
     pool_plan,
     unsecret,
 )
-
-from gpuforge.aws import EksCluster, EksClusterArgs, GpuNodePool, GpuNodePoolArgs
-from gpuforge.aws.versions import ADDON_VERSIONS, EKS_KUBERNETES_VERSION
 
 CLUSTER = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"

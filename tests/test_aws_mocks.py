@@ -14,10 +14,9 @@ from typing import Any
 
 import pulumi
 import pytest
+from gpuforge.plan import NodePoolPlan
 from pulumi.runtime.mocks import MockMonitor
 from pulumi_mocks import Recorder
-
-from gpuforge.plan import NodePoolPlan
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker key for a secret value
 MOCK_ENDPOINT = "https://ABCDEF.gr7.us-east-1.eks.amazonaws.com"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from test_aws_mocks import aws_mocks, pool_plan  # noqa: F401  (fixture)
-
 from gpuforge.aws import Network, NetworkArgs
+from test_aws_mocks import aws_mocks, pool_plan  # noqa: F401  (fixture)
 
 SUBNET = "aws:ec2/subnet:Subnet"
 NAT = "aws:ec2/natGateway:NatGateway"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from test_aws_mocks import SUBNETS, aws_mocks, pool_plan  # noqa: F401  (fixture)
-
 from gpuforge.aws import GpuNodePool, GpuNodePoolArgs
 from gpuforge.aws.node_pool import ROOT_GIB_WITH_NVME
 from gpuforge.errors import SpecError
+from test_aws_mocks import SUBNETS, aws_mocks, pool_plan  # noqa: F401  (fixture)
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 NG = "aws:eks/nodeGroup:NodeGroup"
@@ -324,5 +323,5 @@ def test_no_local_nvme_means_no_user_data_and_bigger_root(aws_mocks, monkeypatch
 
 
 def test_from_plan_refuses_azure_plan():
-    with pytest.raises(SpecError, match="target.cloud"):
+    with pytest.raises(SpecError, match=r"target\.cloud"):
         GpuNodePoolArgs.from_plan(pool_plan(cloud="azure"), cluster_name="c", subnet_ids_by_zone=SUBNETS)

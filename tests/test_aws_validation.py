@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from test_aws_mocks import SUBNETS, aws_mocks  # noqa: F401  (fixture)
-
-from gpuforge.aws import EksCluster, EksClusterArgs, GpuNodePool, GpuNodePoolArgs, Network, NetworkArgs
+from gpuforge.aws import (
+    EksCluster,
+    EksClusterArgs,
+    GpuNodePool,
+    GpuNodePoolArgs,
+    Network,
+    NetworkArgs,
+)
 from gpuforge.errors import Problem, SpecError
+from test_aws_mocks import SUBNETS, aws_mocks  # noqa: F401  (fixture)
 
 
 def pool_args(**overrides) -> GpuNodePoolArgs:

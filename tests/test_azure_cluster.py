@@ -11,12 +11,19 @@ from dataclasses import dataclass, field
 import pulumi
 import pytest
 import yaml
-from pulumi_mocks import Recorder
-
-from gpuforge.azure import AksCluster, AksClusterArgs, GpuNodePool, GpuNodePoolArgs, Network, NetworkArgs, versions
+from gpuforge.azure import (
+    AksCluster,
+    AksClusterArgs,
+    GpuNodePool,
+    GpuNodePoolArgs,
+    Network,
+    NetworkArgs,
+    versions,
+)
 from gpuforge.azure.cluster import kubelogin_kubeconfig
 from gpuforge.errors import SpecError
 from gpuforge.plan import NodePoolPlan
+from pulumi_mocks import Recorder
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -176,7 +183,7 @@ def test_kubeconfig_is_secret_and_uses_non_interactive_kubelogin(azure_mocks):
     assert exec_["command"] == "kubelogin"
     assert exec_["args"] == ["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]
     assert "devicecode" not in recorded["value"]
-    token, call_args = next(c for c in azure_mocks.calls if c[0].endswith("listManagedClusterUserCredentials"))
+    _token, call_args = next(c for c in azure_mocks.calls if c[0].endswith("listManagedClusterUserCredentials"))
     assert call_args == {"resourceGroupName": "rg", "resourceName": "aks-kc", "format": "exec"}
 
 

@@ -7,7 +7,6 @@ import asyncio
 
 import pulumi
 import pytest
-
 from gpuforge.azure import Network, NetworkArgs
 from gpuforge.errors import SpecError
 

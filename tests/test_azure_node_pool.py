@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 
 import pytest
-
 from gpuforge import catalog
 from gpuforge.azure import GpuNodePool, GpuNodePoolArgs, versions
 from gpuforge.azure.node_pool import agent_pool_name, temp_disk_gib

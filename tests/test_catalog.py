@@ -11,9 +11,8 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-import pytest
-
 import gpuforge.catalog as catalog
+import pytest
 
 DATA = Path(catalog.__file__).parent / "data"
 
@@ -246,5 +245,5 @@ def test_loaders_round_trip():
 def test_loader_errors_suggest_near_misses():
     with pytest.raises(KeyError, match="h100-80gb"):
         catalog.get_gpu("h100-80g")
-    with pytest.raises(KeyError, match="p5.48xlarge"):
+    with pytest.raises(KeyError, match=r"p5\.48xlarge"):
         catalog.get_instance("p5.48xlarg", "aws")

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from gpuforge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

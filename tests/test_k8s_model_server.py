@@ -5,17 +5,15 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 
+import k8s_validation as kv
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-
-import k8s_validation as kv
 from gpuforge.errors import SpecError
 from gpuforge.k8s import ModelCache, ModelServer, ModelServerArgs, startup_budget_s
 from gpuforge.k8s.model_server import ENGINE_INIT_S, HF_DOWNLOAD_GIB_PER_S, serve_command
-from gpuforge.plan import NodePoolPlan, ServingPlan
+from gpuforge.plan import ServingPlan
 from tests_support import P5_EFA_POOL
-
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 LWS = "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"

@@ -6,16 +6,14 @@ import json
 import re
 from dataclasses import replace
 
+import k8s_validation as kv
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-
-import k8s_validation as kv
 from gpuforge.errors import SpecError
 from gpuforge.k8s import DcgmTarget, ServingMonitoring, ServingMonitoringArgs, alert_rules
 from gpuforge.k8s.monitoring import ITL_BUCKETS_S, TTFT_BUCKETS_S, bucket_weights
 from gpuforge.plan import ServingPlan
-
 
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"

@@ -6,14 +6,12 @@ import json
 from dataclasses import replace
 
 import jsonschema
-import pytest
-
 import k8s_validation as kv
+import pytest
 from gpuforge.errors import SpecError
 from gpuforge.k8s import GpuPlatform, GpuPlatformArgs, versions
-from gpuforge.plan import NodePoolPlan, ServingPlan
+from gpuforge.plan import ServingPlan
 from tests_support import P5_EFA_POOL
-
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NCP = "kubernetes:mellanox.com/v1alpha1:NicClusterPolicy"

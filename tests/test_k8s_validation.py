@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import copy
 
-import pytest
-
 import k8s_validation as kv
-
+import pytest
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",

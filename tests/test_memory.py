@@ -6,11 +6,16 @@ import json
 import statistics
 
 import pytest
-
 from gpuforge import catalog
 from gpuforge.sizing.architecture import parse_config
 from gpuforge.sizing.calibration import run_cases
-from gpuforge.sizing.memory import MemoryInputs, estimate_memory, kv_heads_per_gpu, page_size_bytes, stage_layers
+from gpuforge.sizing.memory import (
+    MemoryInputs,
+    estimate_memory,
+    kv_heads_per_gpu,
+    page_size_bytes,
+    stage_layers,
+)
 from gpuforge.sizing.models import resolve
 
 H100 = catalog.get_gpu("h100-80gb")

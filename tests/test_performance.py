@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gpuforge import catalog
 from gpuforge.sizing.memory import MemoryInputs, estimate_memory
 from gpuforge.sizing.models import resolve
 from gpuforge.sizing.performance import Layout, Workload, predict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 H100 = catalog.get_gpu("h100-80gb")
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from gpuforge.errors import SpecError
 from gpuforge.sizing.planner import NoFeasiblePlan, brute_force, evaluate, plan_deployment
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests_support import spec_of
 
 MODELS = ["llama-3.1-8b-instruct", "qwen2.5-14b-instruct", "mistral-7b-instruct-v0.3", "phi-4", "qwen3-30b-a3b", "gemma-2-9b-it"]

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from gpuforge.preview import read_stack_config, run_preview, run_program, stack_file
 from gpuforge.program import plan_stack
-from gpuforge.report import plan_json
 from gpuforge.spec import CONFIG_KEY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +36,7 @@ def test_program_registers_the_planned_infrastructure(stack):
     assert not errors, errors
     types = [r.type for r in recorder.resources]
     cloud = results[0].chosen.candidate.cloud
-    for spec, result in zip(specs, results):
+    for spec, result in zip(specs, results, strict=True):
         c = result.chosen.candidate
         if cloud == "aws":
             groups = [r for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if r.name == f"{spec.name}-gpu"]

@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from gpuforge import catalog
 from gpuforge.cli import main
-from gpuforge.report import chart_points, chart_svg, cheaper_rejected, margins, markdown, mermaid_charts
+from gpuforge.report import (
+    chart_points,
+    chart_svg,
+    cheaper_rejected,
+    margins,
+    markdown,
+    mermaid_charts,
+)
 from gpuforge.sizing.planner import NoFeasiblePlan, plan_deployment
 from gpuforge.spec import load_spec, load_stack, read_spec_file
 
@@ -63,7 +69,7 @@ def test_markdown_chart_has_labelled_axes_unique_labels_and_the_chosen_plan(chat
         assert "cost" in chart["x_title"]
         assert len(chart["labels"]) == len(set(chart["labels"])) == len(chart["bar"]) == len(pts)
         # each bar is that candidate's prediction, in order of monthly cost
-        for label, value, p in zip(chart["labels"], chart["bar"], pts):
+        for label, value, p in zip(chart["labels"], chart["bar"], pts, strict=True):
             assert label.startswith(p.letter + " ")
             assert value == pytest.approx(getattr(p, attr), abs=rounding + 1e-9)
             assert f"${p.cost_per_month / 1000:,.1f}k" in label or f"${p.cost_per_month:,.0f}" in label

@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 import yaml
-
 from gpuforge.errors import SpecError
 from gpuforge.spec import CONFIG_KEY, json_schema, load_spec, load_stack, read_spec_file
 
@@ -131,7 +130,7 @@ def test_multi_model_stack_shares_cluster_and_target():
 def test_json_schema_is_exported_and_forbids_unknown_keys():
     schema = json_schema()
     assert schema["additionalProperties"] is False
-    assert "model" in schema["properties"] and "sla" in schema["required"] or "model" in schema["required"]
+    assert ("model" in schema["properties"] and "sla" in schema["required"]) or "model" in schema["required"]
     out = subprocess.run([sys.executable, "-m", "gpuforge", "schema"], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["title"].startswith("gpuforge deployment spec")
 

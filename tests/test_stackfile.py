@@ -11,11 +11,17 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from gpuforge.cli import main
 from gpuforge.errors import SpecError
 from gpuforge.spec import CONFIG_KEY, load_stack, read_spec_file
-from gpuforge.stackfile import MODELINE, SCHEMA_FILE, init_stack, schema_json, spec_schema, stack_file_schema
+from gpuforge.stackfile import (
+    MODELINE,
+    SCHEMA_FILE,
+    init_stack,
+    schema_json,
+    spec_schema,
+    stack_file_schema,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "stacks").glob("Pulumi.*.yaml"))

@@ -8,7 +8,6 @@ as long as the reasoning does.
 from __future__ import annotations
 
 import pytest
-
 from gpuforge.errors import SpecError
 from gpuforge.sizing.planner import plan_deployment
 from tests_support import spec_of
@@ -49,7 +48,7 @@ def test_405b_bf16_spans_two_p5_nodes_over_efa():
 
 
 def test_405b_without_zone_is_refused_not_guessed():
-    with pytest.raises(SpecError, match="target.zone"):
+    with pytest.raises(SpecError, match=r"target\.zone"):
         chosen(model="llama-3.1-405b-instruct", I=2000, O=500, conc=16, ttft=10000, itl=100, families=["p5"])
 
 

@@ -112,7 +112,7 @@ def _catalog(args: argparse.Namespace) -> int:
     from gpuforge import catalog
 
     if args.what == "models":
-        rows = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
+        rows: list[tuple[str, ...]] = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
     elif args.what == "gpus":
         rows = [(g.id, g.name, f"{g.memory_gib:.2f} GiB", f"{g.memory_bandwidth_gbs:.0f} GB/s") for g in catalog.all_gpus()]
     elif args.what == "regions":
@@ -129,12 +129,10 @@ def _catalog(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from gpuforge.errors import SpecError
-    from gpuforge.report import render_plans
+    from gpuforge.progress import step
+    from gpuforge.report import infeasible_markdown, render_plans
     from gpuforge.sizing.planner import NoFeasiblePlan, plan_deployment
     from gpuforge.spec import load_stack, read_spec_file
-
-    from gpuforge.progress import step
-    from gpuforge.report import infeasible_markdown
 
     try:
         specs = load_stack(read_spec_file(args.spec))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +97,7 @@ def components_markdown() -> str:
                     continue
                 if f.default is not dataclasses.MISSING:
                     default = f"`{f.default!r}`"
-                elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                elif f.default_factory is not dataclasses.MISSING:
                     default = "(empty)"
                 else:
                     default = "required"

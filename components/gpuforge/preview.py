@@ -123,7 +123,13 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
     `comment`: also write the pull-request comment for this stack there (the sizing review and
     the offline preview's result; for an infeasible plan, why and what would fit).
     """
-    from gpuforge.k8s.validation import KUBERNETES_VERSION, NOT_MANIFESTS, default_crd_dir, unwrap, validate_manifest
+    from gpuforge.k8s.validation import (
+        KUBERNETES_VERSION,
+        NOT_MANIFESTS,
+        default_crd_dir,
+        unwrap,
+        validate_manifest,
+    )
     from gpuforge.program import plan_stack
     from gpuforge.progress import note, step
     from gpuforge.report import chart_svg, infeasible_markdown, plan_json, render_plans

@@ -46,7 +46,7 @@ def run() -> dict[str, Any]:
         ),
     )
     exports: dict[str, Any] = {"cluster_name": cluster.cluster_name, "cloud": cluster.cloud}
-    for spec, plan in zip(specs, plans):
+    for spec, plan in zip(specs, plans, strict=True):
         token = config.get_secret(spec.model.hf_token_config_key) if spec.model.hf_token_config_key else None
         dep = ModelDeployment(spec.name, ModelDeploymentArgs(spec=spec, plan=plan, cluster=cluster, hf_token=token))
         exports[spec.name] = dep.outputs

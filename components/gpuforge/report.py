@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gpuforge.sizing.performance import Performance
 from gpuforge.sizing.planner import Evaluation, PlanResult, summary
 
 
@@ -49,6 +50,13 @@ def render_plans(results: list[PlanResult], fmt: str) -> str:
     return "\n".join(table(r) for r in results)
 
 
+def _perf(ev: Evaluation) -> Performance:
+    """The predicted performance a feasible evaluation (chosen or alternative) always carries."""
+    if ev.performance is None:
+        raise ValueError(f"{ev.candidate.describe()} has no performance prediction")
+    return ev.performance
+
+
 def _line(ev: Evaluation) -> str:
     c = ev.candidate
     return f"{c.nodes} x {c.instance.name}"
@@ -64,10 +72,10 @@ def markdown(result: PlanResult) -> str:
     w(f"### gpuforge sizing: `{spec.name}` ({result.model.hf_id})\n\n")
     cpm = s["cost_per_million_tokens"]
     w(
-        f"**Decision: {s['nodes']} x {s['instance_type']}** ({s['cloud']} {s['region']}), "
+        f"**Decision: {s['nodes']} x {s['instance_type']}** ({s['cloud']} {s['region']}, {s.get('capacity_type') or 'on-demand'}), "
         f"TP={s['tensor_parallel']} x PP={s['pipeline_parallel']}, {s['replicas']} replica(s), "
         f"{s['precision']} weights, KV {s['kv_cache_dtype']}: **${s['cost_per_month']:,.0f}/month** "
-        f"(${s['cost_per_hour']:,.2f}/h, price of {(s['price_date'] or '')[:10]} in {s['price_region']})"
+        f"(${s['cost_per_hour']:,.2f}/h)"
         + (f", **${cpm:,.2f} per million output tokens** at peak load" if cpm else "")
         + ".\n\n"
     )
@@ -76,6 +84,7 @@ def markdown(result: PlanResult) -> str:
     for row in margins(result):
         w(f"| {row['name']} | {row['value']} | {row['limit']} | {row['margin']} |\n")
     w(f"\nThroughput at peak: {p['output_tokens_per_s']:,.0f} output tokens/s over all replicas.\n\n")
+    w(price_markdown(s))
     w(
         f"Memory per GPU: weights {m['weights_gib_per_gpu']:.1f} GiB, KV cache {m['kv_cache_gib_per_gpu']:.1f} GiB "
         f"({m['kv_cache_tokens']:,} tokens; {m['max_concurrency_at_max_model_len']:.1f} requests at max_model_len "
@@ -89,8 +98,7 @@ def markdown(result: PlanResult) -> str:
         w("\n**Runners-up** (feasible, not chosen)\n\n| | layout | $/month | TTFT p95 | ITL p95 | why it lost |\n|---|---|---|---|---|---|\n")
         letters = {id(pt.evaluation): pt.letter for pt in points}
         for a in result.alternatives:
-            pa = a.performance
-            assert pa is not None
+            pa = _perf(a)
             w(
                 f"| {letters.get(id(a), '')} | {a.candidate.describe()} | {a.cost_per_month:,.0f} | {_ms(pa.ttft_p95_ms)} | "
                 f"{_ms(pa.itl_p95_ms, 1)} | {why_lost(a, result.chosen)} |\n"
@@ -329,10 +337,10 @@ def chart_svg(result: PlanResult) -> str | None:
         yt = _nice_ticks(max([getattr(p, attr) for p in pts] + [limit]) * 1.05)
         xmax, ymax = xt[-1], yt[-1]
 
-        def X(v: float) -> float:
+        def X(v: float, xmax: float = xmax) -> float:
             return L + (W - L - R) * v / xmax
 
-        def Y(v: float) -> float:
+        def Y(v: float, ymax: float = ymax) -> float:
             return H - B - (H - T - B) * v / ymax
 
         g = [f'<g transform="translate({i * W},0)">']
@@ -396,6 +404,34 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def price_markdown(s: dict[str, Any]) -> str:
+    """The price basis of a plan: region, capacity type, $/h, date and source of each price used."""
+    out = io.StringIO()
+    w = out.write
+    w("| region | capacity type | nodes | $/h per node | price date | source |\n|---|---|---|---|---|---|\n")
+    base = s.get("on_demand_base")
+    ct = s.get("capacity_type") or "on-demand"
+    if base:
+        w(
+            f"| {s['region']} | on-demand (kept for sla.min_replicas) | {base['nodes']} | {base['price_usd_per_hour']:,.4g} | "
+            f"{(base['price_date'] or '')[:10]} | {base['price_source']} |\n"
+        )
+    unit = s.get("price_usd_per_hour")
+    nodes = s["nodes"] - (base["nodes"] if base else 0)
+    source = f"[{s.get('price_source')}]({s['price_source_url']})" if s.get("price_source_url") else (s.get("price_source") or "n/a")
+    w(f"| {s['region']} | {ct} | {nodes} | {f'{unit:,.4g}' if unit is not None else 'n/a'} | {(s.get('price_date') or '')[:10]} | {source} |\n\n")
+    if s.get("price_source_note"):
+        w(f"Price date: {s['price_source_note']}\n\n")
+    it = s.get("interruption")
+    if it:
+        w(
+            f"Spot interruption: the cloud gives {it['notice_s']} s of notice; a reclaimed node takes "
+            f"{it['replicas_lost_per_reclaimed_node']} replica(s) with it ({it['replicas_on_spot']} of {s['replicas']} replicas run on "
+            f"{it['spot_nodes']} spot node(s), {it['replicas_on_demand']} on on-demand). Time to replace: {it['time_to_replace']}.\n\n"
+        )
+    return out.getvalue()
+
+
 def table(result: PlanResult) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -407,7 +443,7 @@ def table(result: PlanResult) -> str:
         t.add_column(col)
     rows = [result.chosen] + result.alternatives
     for i, e in enumerate(rows):
-        c, p = e.candidate, e.performance
+        c, p = e.candidate, _perf(e)
         t.add_row(
             "chosen" if i == 0 else "",
             f"{c.nodes} x {c.instance.name} ({c.cloud} {c.region})",
@@ -420,5 +456,8 @@ def table(result: PlanResult) -> str:
             "" if i == 0 else why_lost(e, result.chosen),
         )
     console.print(t)
-    console.print(f"price date {s['price_date']} ({s['price_region']}); {len(result.rejected)} layouts rejected; {result.considered} considered")
+    console.print(
+        f"{s.get('capacity_type') or 'on-demand'} price of {(s['price_date'] or '')[:10]} in {s['price_region']} "
+        f"({s.get('price_source') or 'n/a'}); {len(result.rejected)} layouts rejected; {result.considered} considered"
+    )
     return console.file.getvalue()  # type: ignore[attr-defined]

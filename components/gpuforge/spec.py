@@ -84,7 +84,16 @@ class TargetSpec(_Strict):
     region: str | None = Field(None, description="Default: us-east-1 on AWS, eastus on Azure.")
     azure_region: str | None = Field(None, description="Region on Azure when cloud is `either`.")
     zone: str | None = Field(None, description="Zone for pools whose replicas span nodes (required there).")
+    regions: list[str] | None = Field(
+        None,
+        description="Acceptable regions, of either cloud (e.g. [eu-west-1, eu-central-1, westeurope]); "
+        "the planner compares their real prices. Replaces region / azure_region.",
+    )
     capacity_type: CapacityType = "on-demand"
+    capacity_price_usd_per_hour: Annotated[float | None, Field(gt=0, description=(
+        "Per-node $/h of the capacity block you bought (upfront fee / hours / instances): "
+        "AWS quotes it per offering, not in the public price list."
+    ))] = None
     capacity_reservation_id: str | None = None
     capacity_block_instance_count: Annotated[int | None, Field(gt=0)] = None
     instance_families: list[str] | None = Field(None, description="Allowed families, e.g. [p5, g6e, NDv5].")
@@ -186,7 +195,7 @@ def _pydantic_problems(err: ValidationError, prefix: str) -> list[Problem]:
 
 def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
     """Problems pydantic cannot see: catalog look-ups and impossible combinations."""
-    from gpuforge import catalog  # noqa: PLC0415  (lazy: keeps `gpuforge schema` light)
+    from gpuforge import catalog
 
     p = f"{prefix}." if prefix else ""
     problems: list[Problem] = []
@@ -218,7 +227,20 @@ def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
         )
     t = spec.target
     clouds = ["aws", "azure"] if t.cloud == "either" else [t.cloud]
-    for cloud in clouds:
+    for i, name in enumerate(t.regions or []):
+        if not any(catalog.find_region(c, name) for c in clouds):
+            names = [r.name for r in catalog.all_regions() if r.cloud in clouds]
+            near = catalog.nearest(name, names)
+            problems.append(
+                Problem(
+                    f"{p}target.regions[{i}]",
+                    f"{name!r} is not a {' or '.join(clouds)} region the catalog knows",
+                    (f"did you mean {', '.join(near)}? " if near else "") + "See `gpuforge catalog regions`.",
+                )
+            )
+    if t.regions is not None and not t.regions:
+        problems.append(Problem(f"{p}target.regions", "empty list", "list at least one region, or drop the key"))
+    for cloud in clouds if not t.regions else []:
         region = region_for(t, cloud)
         try:
             r = catalog.get_region(cloud, region)
@@ -232,6 +254,23 @@ def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
             problems.append(Problem(f"{p}target.capacity_type", "capacity blocks are an AWS offering", "use on-demand or reserved on Azure, or target aws"))
         if not t.capacity_reservation_id:
             problems.append(Problem(f"{p}target.capacity_reservation_id", "a capacity block needs its reservation id", "set capacity_reservation_id (cr-...)"))
+        if t.capacity_price_usd_per_hour is None:
+            problems.append(
+                Problem(
+                    f"{p}target.capacity_price_usd_per_hour",
+                    "a capacity block's price is quoted per offering (EC2 DescribeCapacityBlockOfferings upfrontFee), "
+                    "not in the public price list, so the plan cannot cost it",
+                    "set capacity_price_usd_per_hour to the block's upfront fee / hours / instances",
+                )
+            )
+    elif t.capacity_price_usd_per_hour is not None:
+        problems.append(
+            Problem(
+                f"{p}target.capacity_price_usd_per_hour",
+                f"set with capacity_type {t.capacity_type!r}; {t.capacity_type} is costed at the catalog's regional price",
+                "drop it, or use capacity_type: capacity-block",
+            )
+        )
     if t.capacity_type == "reserved" and "aws" in clouds and not t.capacity_reservation_id:
         problems.append(Problem(f"{p}target.capacity_reservation_id", "an on-demand capacity reservation needs its id", "set capacity_reservation_id (cr-...)"))
     for i, it in enumerate(t.instance_types or []):
@@ -261,12 +300,12 @@ def region_for(target: TargetSpec, cloud: str) -> str:
 
 def _partial_problems(raw: Any, prefix: str = "") -> list[Problem]:
     """Catalog look-ups that can run while the schema has errors elsewhere (model id)."""
-    from gpuforge import catalog  # noqa: PLC0415
+    from gpuforge import catalog
 
     p = f"{prefix}." if prefix else ""
     model = raw.get("model") if isinstance(raw, dict) else None
     mid = model.get("id") if isinstance(model, dict) else None
-    if isinstance(mid, str) and model.get("config") is None and catalog.find_model(mid) is None:
+    if isinstance(model, dict) and isinstance(mid, str) and model.get("config") is None and catalog.find_model(mid) is None:
         near = catalog.nearest(mid, catalog.model_keys())
         return [
             Problem(

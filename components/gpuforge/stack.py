@@ -8,8 +8,9 @@ only for the cloud in use, so an AWS stack never loads pulumi-azure-native.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 
@@ -89,6 +90,8 @@ class GpuCluster(pulumi.ComponentResource):
         self.cloud = args.cloud
         child = pulumi.ResourceOptions(parent=self)
         pools = [p.node_pool for p in args.plans]
+        self.network: Any  # gpuforge.aws.Network or gpuforge.azure.Network
+        self.cluster: Any  # EksCluster or AksCluster
         if args.cloud == "aws":
             self._aws(name, args, pools, child)
         else:
@@ -178,11 +181,12 @@ class GpuCluster(pulumi.ComponentResource):
                 ),
                 opts,
             )
-        from gpuforge.azure import GpuNodePool, GpuNodePoolArgs
+        from gpuforge.azure import GpuNodePool as AksNodePool
+        from gpuforge.azure import GpuNodePoolArgs as AksNodePoolArgs
 
-        return GpuNodePool(
+        return AksNodePool(
             name,
-            GpuNodePoolArgs.from_plan(
+            AksNodePoolArgs.from_plan(
                 pool,
                 cluster_name=self.cluster_name,
                 resource_group_name=self.network.resource_group_name,
@@ -229,7 +233,12 @@ class ModelDeployment(pulumi.ComponentResource):
         )
         self.node_pool = cluster.node_pool(f"{name}-gpu", plan.node_pool, pulumi.ResourceOptions(parent=self))
 
-        from gpuforge.k8s import ModelServer, ModelServerArgs, ServingMonitoring, ServingMonitoringArgs
+        from gpuforge.k8s import (
+            ModelServer,
+            ModelServerArgs,
+            ServingMonitoring,
+            ServingMonitoringArgs,
+        )
 
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[self.node_pool])
         serving = args.spec.serving
@@ -245,7 +254,7 @@ class ModelDeployment(pulumi.ComponentResource):
             hostname=serving.hostname,
             crd_dependencies=tuple(platform.crd_dependencies),
             create_namespace=serving.namespace not in platform.namespaces,
-            **({"prometheus_url": platform.prometheus_url} if platform.prometheus_url else {}),
+            **({"prometheus_url": platform.prometheus_url} if platform.prometheus_url else {}),  # type: ignore[arg-type]
         )
         self.server = ModelServer(f"{name}-server", server_args, k8s_opts)
         monitoring_args = ServingMonitoringArgs.from_plan(

@@ -86,7 +86,7 @@ class Recorder(pulumi.runtime.Mocks):
             self._parents[key] = request.parent
             return register(request)
 
-        monitor.RegisterResource = register_resource
+        monitor.RegisterResource = register_resource  # type: ignore[method-assign]
         return monitor
 
     def install(self, project: str = "gpuforge", stack: str = "test") -> None:

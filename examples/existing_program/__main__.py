@@ -7,7 +7,6 @@ root); `tests/test_examples.py` runs it under Pulumi's mocks.
 """
 
 import pulumi
-
 from gpuforge.aws import EksCluster, EksClusterArgs, GpuNodePool, GpuNodePoolArgs
 from gpuforge.k8s import GpuPlatform, GpuPlatformArgs, ModelServer, ModelServerArgs
 from gpuforge.sizing.planner import plan_deployment

@@ -28,14 +28,14 @@ from gpuforge.aws.node_pool import (
 )
 
 __all__ = [
-    "EksCluster",
-    "EksClusterArgs",
     "GPU_TAINT",
-    "GpuNodePool",
-    "GpuNodePoolArgs",
     "LABEL_FABRIC_DOMAIN",
     "LABEL_GPU",
     "LABEL_POOL",
+    "EksCluster",
+    "EksClusterArgs",
+    "GpuNodePool",
+    "GpuNodePoolArgs",
     "Network",
     "NetworkArgs",
     "kubeconfig",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -81,14 +82,14 @@ class EksClusterArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def existing_cluster(cls, cluster_name: str, region: str, **kwargs) -> "EksClusterArgs":
+    def existing_cluster(cls, cluster_name: str, region: str, **kwargs) -> EksClusterArgs:
         """Args that adopt the EKS cluster `cluster_name` (nothing is created but the provider)."""
         return cls(cluster_name=cluster_name, region=region, existing=True, **kwargs)
 
     @classmethod
     def from_plan(
         cls, pool: NodePoolPlan, cluster_name: str, subnet_ids: Sequence[pulumi.Input[str]], **overrides
-    ) -> "EksClusterArgs":
+    ) -> EksClusterArgs:
         """A new cluster in the region the pool was planned for."""
         kwargs: dict[str, Any] = {"cluster_name": cluster_name, "region": pool.region, "subnet_ids": list(subnet_ids)}
         kwargs.update(overrides)

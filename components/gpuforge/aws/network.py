@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -57,7 +58,7 @@ class NetworkArgs:
         return self.vpc_id is not None
 
     @classmethod
-    def from_plan(cls, pool: NodePoolPlan, cluster_name: str, **overrides) -> "NetworkArgs":
+    def from_plan(cls, pool: NodePoolPlan, cluster_name: str, **overrides) -> NetworkArgs:
         """A new VPC in the plan's region whose zones include every zone the pool uses.
 
         The pool's zone comes first, then its spread zones, then the region's other zones,
@@ -74,7 +75,7 @@ class NetworkArgs:
                 break
             if z not in zones:
                 zones.append(z)
-        kwargs = {"cluster_name": cluster_name, "region": pool.region, "zones": tuple(zones)}
+        kwargs: dict[str, Any] = {"cluster_name": cluster_name, "region": pool.region, "zones": tuple(zones)}
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -165,7 +166,7 @@ class Network(pulumi.ComponentResource):
             raise SpecError(f"Network {name!r}", problems)
         super().__init__("gpuforge:aws:Network", name, None, opts)
 
-        if args.adopting:
+        if args.vpc_id is not None:  # adopting an existing VPC
             self.zones = tuple(args.private_subnet_ids_by_zone)
             self.vpc_id = pulumi.Output.from_input(args.vpc_id)
             self.private_subnet_ids_by_zone = {

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -138,7 +139,7 @@ class GpuNodePoolArgs:
         cluster_security_group_id: pulumi.Input[str] | None = None,
         node_role_arn: pulumi.Input[str] | None = None,
         **overrides,
-    ) -> "GpuNodePoolArgs":
+    ) -> GpuNodePoolArgs:
         """Args for the planned pool; `overrides` set any other field (ami_type, counts, ...).
 
         Raises:
@@ -149,7 +150,7 @@ class GpuNodePoolArgs:
                 f"NodePoolPlan {pool.name!r}",
                 [Problem("target.cloud", f"the pool is planned for {pool.cloud!r}", "use gpuforge.azure for Azure plans")],
             )
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             cluster_name=cluster_name,
             region=pool.region,
             instance_type=pool.instance_type,

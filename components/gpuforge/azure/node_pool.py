@@ -293,8 +293,11 @@ class GpuNodePoolArgs:
             out.append(Problem(self._p("node_count"), f"{self.node_count} is outside 0..1000", "pick a node count AKS allows (0..1000)"))
         if (self.min_count is None) != (self.max_count is None):
             out.append(Problem(self._p("min_count"), "only one autoscaling bound is set", "set both min_count and max_count, or neither"))
-        elif self.min_count is not None and self.max_count is not None:
-            if not 0 <= self.min_count <= self.node_count <= self.max_count <= 1000:
+        elif (
+            self.min_count is not None
+            and self.max_count is not None
+            and not 0 <= self.min_count <= self.node_count <= self.max_count <= 1000
+        ):
                 out.append(Problem(self._p("node_count"),
                                    f"bounds {self.min_count}..{self.max_count} do not hold {self.node_count} nodes",
                                    "keep 0 <= min_count <= node_count <= max_count <= 1000"))

@@ -10,10 +10,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import fields
 from functools import cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 from gpuforge.catalog.types import CatalogModel, Gpu, InstanceType, Price, Region
 
@@ -28,6 +29,7 @@ __all__ = [
     "all_models",
     "all_regions",
     "find_model",
+    "find_region",
     "get_gpu",
     "get_instance",
     "get_region",
@@ -150,6 +152,11 @@ def get_region(cloud: str, name: str) -> Region:
     except KeyError:
         names = [n for (c, n) in _regions() if c == cloud]
         raise KeyError(f"unknown {cloud} region {name!r}; nearest: {', '.join(nearest(name, names)) or 'none'}") from None
+
+
+def find_region(cloud: str, name: str) -> Region | None:
+    """The region, or None when the catalog does not list it for that cloud."""
+    return _regions().get((cloud, name))
 
 
 def find_model(key: str) -> CatalogModel | None:

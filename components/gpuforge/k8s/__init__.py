@@ -8,11 +8,19 @@ cluster components expose one). Each component takes typed args with a `from_pla
 from gpuforge.k8s.dashboard import DashboardInputs, build_dashboard
 from gpuforge.k8s.manifests import POOL_LABEL
 from gpuforge.k8s.model_server import ModelCache, ModelServer, ModelServerArgs, startup_budget_s
-from gpuforge.k8s.monitoring import DcgmTarget, ServingMonitoring, ServingMonitoringArgs, alert_rules
+from gpuforge.k8s.monitoring import (
+    DcgmTarget,
+    ServingMonitoring,
+    ServingMonitoringArgs,
+    alert_rules,
+)
 from gpuforge.k8s.platform import RDMA_RESOURCE, GpuPlatform, GpuPlatformArgs
 from gpuforge.k8s.versions import VLLM_IMAGE
 
 __all__ = [
+    "POOL_LABEL",
+    "RDMA_RESOURCE",
+    "VLLM_IMAGE",
     "DashboardInputs",
     "DcgmTarget",
     "GpuPlatform",
@@ -20,11 +28,8 @@ __all__ = [
     "ModelCache",
     "ModelServer",
     "ModelServerArgs",
-    "POOL_LABEL",
-    "RDMA_RESOURCE",
     "ServingMonitoring",
     "ServingMonitoringArgs",
-    "VLLM_IMAGE",
     "alert_rules",
     "build_dashboard",
     "startup_budget_s",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -77,11 +78,11 @@ class ModelCache:
     access_mode: str = "ReadWriteMany"
 
     @classmethod
-    def empty_dir(cls, size_gib: float | None = None) -> "ModelCache":
+    def empty_dir(cls, size_gib: float | None = None) -> ModelCache:
         return cls("empty_dir", size_gib=size_gib)
 
     @classmethod
-    def host_path(cls, path: str) -> "ModelCache":
+    def host_path(cls, path: str) -> ModelCache:
         return cls("host_path", path=path)
 
     @classmethod
@@ -92,7 +93,7 @@ class ModelCache:
         size_gib: float | None = None,
         storage_class: str | None = None,
         access_mode: str = "ReadWriteMany",
-    ) -> "ModelCache":
+    ) -> ModelCache:
         return cls(
             "pvc", claim_name=claim_name, size_gib=size_gib, storage_class=storage_class, access_mode=access_mode
         )
@@ -194,7 +195,7 @@ class ModelServerArgs:
     def shm_size_gib(self) -> int:
         """/dev/shm: NCCL's intra-node buffers and the Ray object store need more than 64 MiB."""
         if self.shm_gib is not None:
-            return int(math.ceil(self.shm_gib))
+            return math.ceil(self.shm_gib)
         return int(min(max(2, 2 * self.gpus_per_node), max(1, self.memory_request_gib // 4)))
 
     @property
@@ -354,7 +355,7 @@ class ModelServerArgs:
         node_memory_gib: float | None = None,
         efa_interfaces: int | None = None,
         **overrides: Any,
-    ) -> "ModelServerArgs":
+    ) -> ModelServerArgs:
         """The server the plan decided. Node size and EFA count come from the catalog entry of
         `pool.instance_type` unless given; `pool` also decides rollout surge and Spot tolerations.
         """

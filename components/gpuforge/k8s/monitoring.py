@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -54,7 +55,7 @@ class DcgmTarget:
     port: str
 
     @classmethod
-    def standalone(cls, namespace: str = "kube-system", release: str = "dcgm-exporter") -> "DcgmTarget":
+    def standalone(cls, namespace: str = "kube-system", release: str = "dcgm-exporter") -> DcgmTarget:
         """The `dcgm-exporter` Helm chart (Service port `metrics`, chart selector labels)."""
         return cls(
             namespace,
@@ -63,7 +64,7 @@ class DcgmTarget:
         )
 
     @classmethod
-    def gpu_operator(cls, namespace: str = "gpu-operator") -> "DcgmTarget":
+    def gpu_operator(cls, namespace: str = "gpu-operator") -> DcgmTarget:
         """The GPU Operator's operand (assets/state-dcgm-exporter/0400_service.yaml)."""
         return cls(namespace, {"app": "nvidia-dcgm-exporter"}, "gpu-metrics")
 
@@ -141,7 +142,7 @@ class ServingMonitoringArgs:
     crd_dependencies: Sequence[pulumi.Resource] = ()
 
     @classmethod
-    def from_plan(cls, serving: ServingPlan, *, namespace: str, **overrides: Any) -> "ServingMonitoringArgs":
+    def from_plan(cls, serving: ServingPlan, *, namespace: str, **overrides: Any) -> ServingMonitoringArgs:
         """Alerts and dashboard for the planned deployment `serving` in `namespace`."""
         args = cls(
             name=serving.name,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -126,7 +127,7 @@ class GpuPlatformArgs:
         *,
         node_image: str | None = None,
         **overrides: Any,
-    ) -> "GpuPlatformArgs":
+    ) -> GpuPlatformArgs:
         """The add-ons the planned pools and serving layouts need.
 
         Args:
@@ -419,4 +420,4 @@ class GpuPlatform(pulumi.ComponentResource):
         }
 
 
-__all__ = ["GpuPlatform", "GpuPlatformArgs", "POOL_LABEL", "RDMA_RESOURCE"]
+__all__ = ["POOL_LABEL", "RDMA_RESOURCE", "GpuPlatform", "GpuPlatformArgs"]

@@ -25,8 +25,9 @@ import copy
 import functools
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from pulumi.runtime import rpc
@@ -46,7 +47,7 @@ NOT_MANIFESTS = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart",
 # openAPIV3Schema that gpuforge sets, copied from Mellanox/network-operator v26.4.1
 # deployment/network-operator/crds/mellanox.com_nicclusterpolicies.yaml (blob 67fe6f47),
 # field for field; replace it with the vendored CRD once ../shared/crds carries it.
-_IMAGE_SPEC = {
+_IMAGE_SPEC: dict[str, Any] = {
     "type": "object",
     "required": ["image"],
     "properties": {
@@ -248,7 +249,7 @@ def _crd_schemas(crd_dir: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kv_validator(filename: str, version: str = KUBERNETES_VERSION) -> Any:
     """A strict validator for one kubernetes-validate schema file (e.g. objectmeta-meta-v1.json)."""
     import jsonschema

@@ -303,7 +303,7 @@ def parse_config(config: dict[str, Any]) -> ModelArch:
     kv_heads = int(c.get("num_key_value_heads") or c.get("num_kv_heads") or heads)
     head_dim = int(c.get("head_dim") or hidden // heads)
     num_experts = next((int(c[k]) for k in _MOE_EXPERT_KEYS if c.get(k)), 0)
-    inter = int(c.get("intermediate_size") or c.get("ffn_dim") or c.get("moe_intermediate_size"))
+    inter = int(c.get("intermediate_size") or c.get("ffn_dim") or c.get("moe_intermediate_size") or 0)
     moe_inter = int(c.get("moe_intermediate_size") or (inter if num_experts else 0))
     shared = 0
     if c.get("n_shared_experts"):

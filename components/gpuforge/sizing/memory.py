@@ -139,7 +139,7 @@ def _layer_weight_bytes(arch: ModelArch, tp: int, quant: str, dtype_bytes: int, 
         else:
             sharded += h * arch.num_heads * qk_head
         attn_linear = replicated + sharded / tp
-        small = arch.kv_lora_rank + arch.q_lora_rank
+        small: float = arch.kv_lora_rank + arch.q_lora_rank
     else:
         q_o = 2 * h * arch.num_heads * arch.head_dim / tp
         kv = 2 * h * kvh * arch.head_dim

@@ -330,7 +330,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate) -
     itl_p95 = stalled if steps_with_prompt >= 0.05 else step
 
     limited = bound
-    if users and users > capacity or (workload.request_rate and offered >= capacity):
+    if (users and users > capacity) or (workload.request_rate and offered >= capacity):
         limited = limit_reason
     return Performance(
         ttft_ms=ttft_mean / MS,

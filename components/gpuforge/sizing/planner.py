@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from gpuforge import catalog
 from gpuforge.catalog import Gpu, InstanceType
+from gpuforge.cloud import capacity_facts
+from gpuforge.cloud import offers as cloud_offers
+from gpuforge.cloud.offers import Figure, Source
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import NodePoolPlan, Plan, ServingPlan
 from gpuforge.sizing.memory import VLLM_QUANTIZATION, MemoryEstimate, MemoryInputs, estimate_memory
@@ -94,6 +98,7 @@ class Evaluation:
     performance: Performance | None = None
     price_as_of: str | None = None
     price_region: str | None = None
+    cost: LayoutCost | None = None
     max_model_len: int = 0
     max_num_seqs: int = 0
     per_replica_concurrency: int = 0
@@ -154,14 +159,29 @@ def engine_rule_problems(model: ResolvedModel, tp: int, pp: int) -> list[str]:
     return out
 
 
+def target_regions(spec: DeploymentSpec) -> list[tuple[str, str]]:
+    """(cloud, region) pairs the spec accepts: `target.regions`, else one region per cloud.
+
+    A named `target.zone` keeps only the regions that have it (AWS zone names carry their
+    region; Azure's "1"/"2"/"3" exist in every zonal region).
+    """
+    t = spec.target
+    clouds = ["aws", "azure"] if t.cloud == "either" else [t.cloud]
+    if t.regions:
+        pairs = [(c, r) for r in t.regions for c in clouds if catalog.find_region(c, r)]
+    else:
+        pairs = [(c, region_for(t, c)) for c in clouds]
+    if t.zone:
+        pairs = [(c, r) for c, r in pairs if (reg := catalog.find_region(c, r)) is None or t.zone in reg.zones]
+    return list(dict.fromkeys(pairs))
+
+
 def candidates(spec: DeploymentSpec, model: ResolvedModel) -> Iterator[Candidate]:
     """Every layout (with replicas=1) the spec allows, before any feasibility check."""
     t = spec.target
-    clouds = ["aws", "azure"] if t.cloud == "either" else [t.cloud]
     families = {f.lower() for f in (t.instance_families or [])}
     types = set(t.instance_types or [])
-    for cloud in clouds:
-        region = region_for(t, cloud)
+    for cloud, region in target_regions(spec):
         for inst in catalog.all_instances(cloud):
             if families and inst.family.lower() not in families:
                 continue
@@ -252,13 +272,84 @@ def _default_seqs(gpu: Gpu) -> int:
     return k.max_num_seqs_large if big else k.max_num_seqs_small
 
 
-def _price(inst: InstanceType, region: str) -> tuple[float | None, str | None, str | None]:
-    p = inst.price(region)
-    if p is None and inst.prices:
-        p = inst.prices[0]  # the catalog's reference region; reported as such in the plan
-    if p is None:
-        return None, None, None
-    return p.usd_per_hour, p.as_of, p.region
+SPEC_PRICE = Source("spec", "target.capacity_price_usd_per_hour (the price you pay for the block)", "", "as given")
+
+
+@dataclass(frozen=True)
+class LayoutCost:
+    """What a layout costs per hour at its capacity type, from the region's own prices.
+
+    Spot plans that ask for availability (sla.min_replicas >= 2 or spread_zones) keep
+    `base_nodes` (the nodes min_replicas needs) on on-demand capacity and only the rest on
+    spot; `per_hour` adds both at their own prices.
+    """
+
+    capacity_type: str
+    unit: Figure | None  # price of one node at the capacity type
+    base_nodes: int = 0
+    base_unit: Figure | None = None  # on-demand price of a base node
+    problem: str | None = None
+    kind: str | None = None  # region | price | capacity
+    per_hour: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def wants_on_demand_base(spec: DeploymentSpec) -> bool:
+    """A spot plan keeps min_replicas on on-demand when the SLA asks for availability."""
+    return spec.target.capacity_type == "spot" and (spec.sla.min_replicas >= 2 or spec.sla.spread_zones)
+
+
+def _nodes_for(c: Candidate, replicas: int) -> int:
+    return _with_replicas(c, replicas).nodes if replicas > 0 else 0
+
+
+def _offered_elsewhere(c: Candidate, capacity_type: str) -> str:
+    where = cloud_offers.regions_offering(c.cloud, c.instance.name, capacity_type)
+    article = "an" if capacity_type[0] in "aeiou" else "a"
+    if not where:
+        return f"; no catalog region has {article} {capacity_type} price for it"
+    return f"; offered with {article} {capacity_type} price in {', '.join(where)}"
+
+
+def layout_cost(spec: DeploymentSpec, c: Candidate) -> LayoutCost:
+    """The cost of a layout in its region, or why it cannot be costed (never a guess)."""
+    ct = spec.target.capacity_type
+    inst = c.instance
+    o = cloud_offers.offer(c.cloud, inst.name, c.region)
+    if o is None or o.offered is None:
+        why = o.offered_reason if o else "the catalog has no offer row for it"
+        return LayoutCost(ct, None, problem=f"whether {inst.name} is offered in {c.region} is unknown ({why}){_offered_elsewhere(c, ct)}", kind="region")
+    if o.offered is False:
+        return LayoutCost(ct, None, problem=f"{inst.name} is not offered in {c.region}{_offered_elsewhere(c, ct)}", kind="region")
+    facts = capacity_facts(c.cloud, ct)
+    if not facts.sold:
+        return LayoutCost(ct, None, problem=f"{ct} is not sold on {c.cloud}: {facts.notes}", kind="capacity")
+    fig = o.figure(ct)
+    if ct == "capacity-block":
+        if o.capacity_block.status == "not-sold":
+            return LayoutCost(ct, None, problem=f"{inst.name} is not sold as an EC2 capacity block ({o.capacity_block.reason})", kind="capacity")
+        if spec.target.capacity_price_usd_per_hour is not None:
+            fig = Figure("priced", SPEC_PRICE, usd_per_hour=spec.target.capacity_price_usd_per_hour, as_of="as given")
+    if fig.status == "not-sold":
+        return LayoutCost(ct, None, problem=f"{inst.name} is not sold as {ct} in {c.region} ({fig.reason}){_offered_elsewhere(c, ct)}", kind="capacity")
+    if not fig.priced:
+        return LayoutCost(ct, None, problem=f"{inst.name} has no {ct} price in {c.region} ({fig.reason}){_offered_elsewhere(c, ct)}", kind="price")
+    base_nodes, base_unit = 0, None
+    if wants_on_demand_base(spec):
+        base_unit = o.on_demand
+        if not base_unit.priced:
+            return LayoutCost(
+                ct, fig,
+                problem=f"{inst.name} has no on-demand price in {c.region} for the min_replicas kept off spot ({base_unit.reason})",
+                kind="price",
+            )
+        base_nodes = min(c.nodes, _nodes_for(c, spec.sla.min_replicas))
+    assert fig.usd_per_hour is not None
+    per_hour = (c.nodes - base_nodes) * fig.usd_per_hour + base_nodes * (base_unit.usd_per_hour or 0.0 if base_unit else 0.0)
+    return LayoutCost(ct, fig, base_nodes, base_unit, per_hour=per_hour)
 
 
 @dataclass
@@ -316,14 +407,18 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
     inst, gpu = c.instance, catalog.get_gpu(c.instance.gpu)
     reasons: list[str] = []
     kinds: set[str] = set()
-    price, as_of, price_region = _price(inst, c.region)
-    cost = (price or 0.0) * c.nodes
-    ev = Evaluation(c, False, reasons, kinds, cost, price_as_of=as_of, price_region=price_region)
-    if price is None:
-        reasons.append(f"{inst.name} has no price in the catalog")
-        kinds.add("price")
-    elif price_region != c.region:
-        ev.notes.append(f"price from {price_region} (the catalog has none for {c.region})")
+    lc = layout_cost(spec, c)
+    price = lc.unit.usd_per_hour if lc.ok and lc.unit else None
+    ev = Evaluation(
+        c, False, reasons, kinds, lc.per_hour,
+        price_as_of=lc.unit.as_of if lc.unit else None, price_region=c.region, cost=lc,
+    )
+    if not lc.ok:
+        # not offered or not priced in this region: nothing else about it matters here
+        reasons.append(lc.problem or "")
+        kinds.add(lc.kind or "price")
+        if lc.kind == "region":
+            return ev
 
     # engine rules and fabric
     for r in engine_rule_problems(model, c.tensor_parallel, c.pipeline_parallel):
@@ -354,11 +449,12 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
     if ct == "spot" and not inst.spot:
         reasons.append(f"{inst.name} is not offered as spot")
         kinds.add("capacity")
-    if ct == "capacity-block" and (c.cloud != "aws" or not inst.capacity_blocks):
-        reasons.append(f"{inst.name} is not sold as an EC2 capacity block")
-        kinds.add("capacity")
-    if ct == "spot":
-        ev.notes.append("spot prices vary; cost shown at the on-demand price (a ceiling)")
+    if ct == "spot" and lc.ok and lc.unit is not None:
+        ev.notes.append(
+            f"spot costed at {lc.unit.describe()}, the median of its zones' prices; spot prices move and "
+            f"the cloud can reclaim nodes"
+            + (f"; {lc.base_nodes} node(s) for sla.min_replicas stay on on-demand ({lc.base_unit.describe()})" if lc.base_nodes and lc.base_unit else "")
+        )
 
     # replicas and availability
     if c.replicas < spec.sla.min_replicas:
@@ -475,6 +571,9 @@ def replicas_needed(spec: DeploymentSpec, model: ResolvedModel, base: Candidate)
 
 def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate, memo: dict | None = None) -> tuple[Evaluation | None, Evaluation]:
     """(cheapest feasible evaluation of this layout, the evaluation that explains a rejection)."""
+    lc = layout_cost(spec, base)
+    if not lc.ok and lc.kind == "region":
+        return None, evaluate(spec, model, base)  # not offered there: nothing to size
     key = physics_key(base)
     if memo is not None and key in memo:
         r = memo[key]
@@ -520,7 +619,7 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, explain: 
     if not feasible:
         err = _no_plan(spec, rejected)
         if explain:
-            from gpuforge.sizing.relax import explain as what_fits  # noqa: PLC0415  (relax imports the planner)
+            from gpuforge.sizing.relax import explain as what_fits
 
             err = NoFeasiblePlan(err.subject, err.problems + what_fits(spec))
         raise err
@@ -547,10 +646,8 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, explain: 
 
 def _cost_floor(spec: DeploymentSpec, c: Candidate) -> float:
     """Dollars per hour this layout costs at the least: the nodes min_replicas needs."""
-    price, _, _ = _price(c.instance, c.region)
-    if price is None:
-        return float("inf")
-    return price * _with_replicas(c, max(1, spec.sla.min_replicas)).nodes
+    lc = layout_cost(spec, _with_replicas(c, max(1, spec.sla.min_replicas)))
+    return lc.per_hour if lc.ok else float("inf")
 
 
 def brute_force(spec: DeploymentSpec, max_replicas: int | None = None) -> Evaluation | None:
@@ -574,8 +671,9 @@ _FIX = {
     "fabric": "raise target.max_nodes_per_replica only with EFA/InfiniBand instance types, or pick a larger GPU",
     "capacity": "change target.capacity_type or the allowed instance types",
     "engine": "choose a precision the checkpoint ships in, or a TP size that divides the heads",
-    "price": "pick instance types that the catalog prices",
+    "price": "pick instance types or a capacity type the region prices (see `gpuforge catalog prices`), or refresh prices with `gpuforge prices refresh`",
     "availability": "lower sla.min_replicas",
+    "region": "pick a region that offers the instance types (target.region or target.regions), or other instance types",
 }
 
 
@@ -590,7 +688,9 @@ def _no_plan(spec: DeploymentSpec, rejected: list[Evaluation]) -> NoFeasiblePlan
             [Problem("target", "no catalog instance type matches the target's cloud, families and types", "widen target.instance_families / instance_types")],
         )
     binding = max(counts, key=lambda k: counts[k])
-    closest = sorted(rejected, key=lambda e: (len(e.kinds), e.cost_per_month))[:3]
+    # near misses only name types the region offers and prices: a suggestion must be buyable
+    priced = [e for e in rejected if not e.kinds & {"region", "price"}]
+    closest = sorted(priced, key=lambda e: (len(e.kinds), e.cost_per_month))[:3]
     problems = [
         Problem(
             _path(binding),
@@ -600,6 +700,14 @@ def _no_plan(spec: DeploymentSpec, rejected: list[Evaluation]) -> NoFeasiblePlan
     ]
     for ev in closest:
         problems.append(Problem("closest", f"{ev.candidate.describe()}: " + "; ".join(ev.reasons[:3])))
+    elsewhere: dict[str, str] = {}
+    for ev in rejected:
+        if "region" in ev.kinds and ev.candidate.instance.name not in elsewhere:
+            elsewhere[ev.candidate.instance.name] = ev.reasons[0]
+    if elsewhere:
+        shown = list(elsewhere.values())[:3]
+        more = f" (and {len(elsewhere) - 3} more)" if len(elsewhere) > 3 else ""
+        problems.append(Problem("target.region", "not offered here: " + " | ".join(shown) + more, _FIX["region"]))
     return NoFeasiblePlan(f"deployment {spec.name!r}", problems)
 
 
@@ -614,6 +722,7 @@ def _path(kind: str) -> str:
         "engine": "model.precision",
         "price": "target.instance_types",
         "availability": "sla.min_replicas",
+        "region": "target.region",
     }[kind]
 
 
@@ -646,6 +755,7 @@ def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
         "cost_per_million_tokens": round(ev.cost_per_hour / (tokens_per_s * 3600) * 1e6, 4) if tokens_per_s else None,
         "price_date": ev.price_as_of,
         "price_region": ev.price_region,
+        **pricing_summary(ev, model),
         "predicted": {
             "ttft_p95_ms": round(perf.ttft_p95_ms, 1) if perf else None,
             "itl_p95_ms": round(perf.itl_p95_ms, 2) if perf else None,
@@ -666,6 +776,47 @@ def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
         } if mem else None,
         "notes": ev.notes,
     }
+    return out
+
+
+def pricing_summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
+    """Capacity type, unit price, its source and date, and (spot) what an interruption costs."""
+    lc, c = ev.cost, ev.candidate
+    if lc is None or lc.unit is None:
+        return {"capacity_type": lc.capacity_type if lc else None, "price_usd_per_hour": None, "price_source": None, "price_source_url": None}
+    out: dict[str, Any] = {
+        "capacity_type": lc.capacity_type,
+        "price_usd_per_hour": lc.unit.usd_per_hour,
+        "price_source": lc.unit.source.title,
+        "price_source_url": lc.unit.source.url,
+        "price_source_note": lc.unit.source.as_of_note,
+        "on_demand_base_nodes": lc.base_nodes,
+    }
+    if lc.base_nodes and lc.base_unit is not None:
+        out["on_demand_base"] = {
+            "nodes": lc.base_nodes,
+            "price_usd_per_hour": lc.base_unit.usd_per_hour,
+            "price_date": lc.base_unit.as_of,
+            "price_source": lc.base_unit.source.title,
+        }
+    facts = capacity_facts(c.cloud, lc.capacity_type)
+    if facts.interruption_notice_s is not None:
+        spot_nodes = c.nodes - lc.base_nodes
+        per_node = 1 if c.nodes_per_replica > 1 else c.replicas_per_node
+        base_replicas = (lc.base_nodes // c.nodes_per_replica) if c.nodes_per_replica > 1 else min(c.replicas, lc.base_nodes * c.replicas_per_node)
+        out["interruption"] = {
+            "notice_s": facts.interruption_notice_s,
+            "spot_nodes": spot_nodes,
+            "replicas_on_spot": c.replicas - base_replicas,
+            "replicas_lost_per_reclaimed_node": per_node,
+            "replicas_on_demand": base_replicas,
+            "time_to_replace": (
+                f"{facts.interruption_notice_s} s of notice, then a new {c.instance.name} node must launch and "
+                f"download and load {ev.memory.weights_gib_total if ev.memory else 0:.0f} GiB of weights before the replica serves again "
+                "(node launch and load time are not modelled)"
+            ),
+            "source": facts.sources[0],
+        }
     return out
 
 
@@ -697,10 +848,10 @@ def build_plan(result: PlanResult) -> Plan:
         desired_nodes=nodes_for(c.replicas),
         min_nodes=nodes_for(spec.sla.min_replicas),
         max_nodes=nodes_for(max_replicas),
-        capacity_type=capacity,  # type: ignore[arg-type]
+        capacity_type=capacity,
         zone=zone if (zone or c.nodes_per_replica > 1) else None,
         zones=tuple(zones),
-        fabric=fabric,  # type: ignore[arg-type]
+        fabric=fabric,
         placement_group=c.nodes_per_replica > 1 and capacity not in ("capacity-block", "reserved"),
         capacity_reservation_id=spec.target.capacity_reservation_id,
         capacity_block_instance_count=spec.target.capacity_block_instance_count,
@@ -732,7 +883,7 @@ def build_plan(result: PlanResult) -> Plan:
         ttft_p95_ms_sla=spec.sla.ttft_p95_ms,
         itl_p95_ms_sla=spec.sla.itl_limit_ms(),
         vllm_version=VLLM_VERSION,
-        fabric=fabric,  # type: ignore[arg-type]
+        fabric=fabric,
         cloud=c.cloud,  # type: ignore[arg-type]
         pool_name=pool_name,
         gpu=inst.gpu,

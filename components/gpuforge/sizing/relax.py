@@ -46,7 +46,7 @@ def _copy(spec: DeploymentSpec, part: str, **update: Any) -> DeploymentSpec:
 
 def _plan(spec: DeploymentSpec) -> Any | None:
     """The planner's result for `spec`, or None when it finds nothing (or needs a zone)."""
-    from gpuforge.sizing.planner import plan_deployment  # noqa: PLC0415  (planner imports us)
+    from gpuforge.sizing.planner import plan_deployment
 
     try:
         return plan_deployment(spec, alternatives=0, explain=False)
@@ -72,7 +72,7 @@ def relaxations(spec: DeploymentSpec) -> list[tuple[str, str, DeploymentSpec]]:
     precisions = m.precisions()
     sixteen_bit = precisions is None or all(p in ("bf16", "fp16") for p in precisions)
     if sixteen_bit and (precisions is None or "fp8" not in precisions):
-        from gpuforge.sizing.models import resolve  # noqa: PLC0415
+        from gpuforge.sizing.models import resolve
 
         try:
             ckpt = resolve(m.id or "", m.config, m.hf_id, m.revision).checkpoint_precision
@@ -89,7 +89,7 @@ def relaxations(spec: DeploymentSpec) -> list[tuple[str, str, DeploymentSpec]]:
         out.append(("target.instance_families", "allow every instance family: remove target.instance_families / instance_types",
                     _copy(spec, "target", instance_families=None, instance_types=None)))
     if t.cloud in ("aws", "azure") and not t.zone and t.capacity_type in ("on-demand", "spot"):
-        from gpuforge.spec import region_for  # noqa: PLC0415
+        from gpuforge.spec import region_for
 
         here = region_for(t, t.cloud)
         for r in catalog.all_regions(t.cloud):
