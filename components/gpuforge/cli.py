@@ -13,14 +13,19 @@ from typing import Any
 
 def _estimate(args: argparse.Namespace) -> int:
     from gpuforge import catalog
+    from gpuforge.errors import SpecError
     from gpuforge.sizing.memory import MemoryInputs, estimate_memory
     from gpuforge.sizing.models import resolve
 
     try:
-        model = resolve(args.model)
+        # a repo id outside the catalog is read from the Hub (token: HF_TOKEN), then cached
+        model = resolve(args.model, revision=args.revision, refresh=args.refresh_hub)
         gpu = catalog.get_gpu(args.gpu)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except SpecError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     quant = args.quantization
     if quant == "none" and model.checkpoint_precision not in ("bf16", "fp16"):
@@ -136,8 +141,9 @@ def _plan(args: argparse.Namespace) -> int:
 
     try:
         specs = load_stack(read_spec_file(args.spec))
+        # repos outside the catalog are read from the Hub with HF_TOKEN (huggingface_hub's look-up)
         with step(f"Planning {len(specs)} deployment(s) of {args.spec}"):
-            results = [plan_deployment(s, alternatives=args.alternatives) for s in specs]
+            results = [plan_deployment(s, alternatives=args.alternatives, refresh_hub=args.refresh_hub) for s in specs]
     except (SpecError, NoFeasiblePlan) as exc:
         print(str(exc), file=sys.stderr)
         if args.format == "markdown":
@@ -166,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("estimate", help="per-GPU memory (and latency) of one vLLM layout")
-    e.add_argument("--model", required=True, help="catalog id, Hugging Face id, or path to a config.json")
+    e.add_argument("--model", required=True, help="catalog id, Hugging Face repo id (read from the Hub, then cached), or path to a config.json")
+    e.add_argument("--revision", default=None, help="branch, tag or commit of a Hugging Face repo (default: main)")
+    e.add_argument("--refresh-hub", action="store_true", help="read a Hugging Face repo again instead of the cached copy")
     e.add_argument("--gpu", required=True, help="catalog GPU id (t4, l4, a10g, l40s, a100-80gb, h100-80gb, h200, ...)")
     e.add_argument("--tp", type=int, default=1)
     e.add_argument("--pp", type=int, default=1)
@@ -189,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("spec", help="stacks/Pulumi.<stack>.yaml or a plain YAML spec")
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     p.add_argument("--alternatives", default="5", help="how many feasible alternatives to list, or 'all'")
+    p.add_argument("--refresh-hub", action="store_true", help="read models that are not in the catalog from the Hub again instead of the cache")
     p.set_defaults(func=_plan)
 
     v = sub.add_parser("preview", help="run the Pulumi program offline under mocks")

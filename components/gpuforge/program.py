@@ -16,13 +16,30 @@ from gpuforge.spec import DeploymentSpec, load_stack
 CONFIG_NAMESPACE = "gpuforge"
 
 
-def plan_stack(raw: Any) -> tuple[list[DeploymentSpec], list[Any]]:
-    """Validate the stack's spec and plan every deployment (SpecError / NoFeasiblePlan on failure)."""
+def plan_stack(raw: Any, config: pulumi.Config | None = None) -> tuple[list[DeploymentSpec], list[Any]]:
+    """Validate the stack's spec and plan every deployment (SpecError / NoFeasiblePlan on failure).
+
+    With `config`, a deployment's `model.hf_token_config_key` names the secret whose value is
+    sent to the Hugging Face Hub when its model is not in the catalog (gpuforge.hub); the
+    value is used for that request only and never becomes a resource input.
+    """
     from gpuforge.sizing.planner import plan_deployment
 
     specs = load_stack(raw)
-    results = [plan_deployment(s) for s in specs]
+    results = [plan_deployment(s, hf_token=_hub_token(config, s)) for s in specs]
     return specs, results
+
+
+def _hub_token(config: pulumi.Config | None, spec: DeploymentSpec) -> str | None:
+    from gpuforge.preview import SECURE_PLACEHOLDER
+
+    key = spec.model.hf_token_config_key
+    if config is None or not key:
+        return None
+    # Config.get returns a secret's plain value inside the program; the offline preview has
+    # only a placeholder (it cannot decrypt), which is not a token.
+    value = config.get(key)
+    return None if not value or value == SECURE_PLACEHOLDER else value
 
 
 def run() -> dict[str, Any]:
@@ -31,7 +48,7 @@ def run() -> dict[str, Any]:
 
     config = pulumi.Config(CONFIG_NAMESPACE)
     raw = config.require_object("deployment")
-    specs, results = plan_stack(raw)
+    specs, results = plan_stack(raw, config)
     plans = [r.to_plan() for r in results]
     first = specs[0]
     cluster_name = first.cluster.name or f"gpuforge-{pulumi.get_stack()}"

@@ -16,7 +16,7 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
     """The object `gpuforge plan --format json` prints for one deployment."""
     return {
         "deployment": result.spec.name,
-        "model": {"id": result.model.key, "hf_id": result.model.hf_id, "params_total": result.model.params_total, "params_active": result.model.params_active},
+        "model": _model_json(result),
         "sla": result.spec.sla.model_dump(),
         "workload": result.spec.workload.model_dump(),
         "chosen": summary(result.chosen, result.model),
@@ -24,6 +24,23 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
         "rejected": [{"candidate": a.candidate.describe(), "reasons": a.reasons} for a in result.rejected],
         "candidates_considered": result.considered,
     }
+
+
+def _model_json(result: PlanResult) -> dict[str, Any]:
+    m = result.model
+    out: dict[str, Any] = {"id": m.key, "hf_id": m.hf_id, "params_total": m.params_total, "params_active": m.params_active}
+    if m.hub is not None:
+        # a repo read from the Hugging Face Hub: the commit it was sized (and is served) at
+        out.update(revision=m.revision, download_bytes=m.download_bytes, hub_source=m.hub.source)
+    return out
+
+
+def _where(result: PlanResult) -> str:
+    m = result.model
+    if m.hub is None:
+        return m.hf_id
+    gb = (m.download_bytes or 0) / 1e9
+    return f"{m.hf_id}@{(m.revision or '')[:12]}, {gb:,.1f} GB download, from the Hub ({m.hub.source})"
 
 
 def _alternative(a: Evaluation, chosen: Evaluation, result: PlanResult) -> dict[str, Any]:
@@ -69,7 +86,7 @@ def markdown(result: PlanResult) -> str:
     p, m = s["predicted"], s["memory"]
     out = io.StringIO()
     w = out.write
-    w(f"### gpuforge sizing: `{spec.name}` ({result.model.hf_id})\n\n")
+    w(f"### gpuforge sizing: `{spec.name}` ({_where(result)})\n\n")
     cpm = s["cost_per_million_tokens"]
     w(
         f"**Decision: {s['nodes']} x {s['instance_type']}** ({s['cloud']} {s['region']}, {s.get('capacity_type') or 'on-demand'}), "
@@ -438,7 +455,7 @@ def table(result: PlanResult) -> str:
 
     s = summary(result.chosen, result.model)
     console = Console(file=io.StringIO(), width=140, force_terminal=False)
-    t = Table(title=f"{result.spec.name}: {result.model.hf_id}")
+    t = Table(title=f"{result.spec.name}: {_where(result)}")
     for col in ("", "instance", "layout", "replicas", "$/month", "TTFT p95", "ITL p95", "tok/s", "note"):
         t.add_column(col)
     rows = [result.chosen] + result.alternatives

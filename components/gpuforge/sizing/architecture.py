@@ -16,7 +16,7 @@ AttentionKind = Literal["full", "sliding", "chunked"]
 # model_type values whose MLP is a plain up/down projection (no gate)
 _UNGATED_MLP = {"phi", "gpt2", "gpt_bigcode", "falcon", "starcoder2", "opt", "gpt_neox"}
 # model_type values whose q/k/v projections carry a bias by default
-_QKV_BIAS = {"qwen2", "qwen2_moe", "qwen2_vl", "phi"}
+_QKV_BIAS = {"qwen2", "qwen2_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_5_vl_text", "qwen2_vl_text", "phi"}
 _MOE_EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
 
 
@@ -67,6 +67,9 @@ class ModelArch:
     layers: tuple[LayerAttention, ...] = ()
     quantization_config: dict[str, Any] | None = None
     extra_params: int = 0  # non-LM weights (vision encoder, projector), kept in the model dtype
+    # --max-model-len vLLM picks when none is given, and the largest it accepts (vllm_max_model_len)
+    max_model_len_default: int = 0
+    max_model_len_limit: int = 0
 
     # ---- derived --------------------------------------------------------------------------
     @property
@@ -88,6 +91,11 @@ class ModelArch:
         if not q:
             return None
         method = str(q.get("quant_method", "")).lower()
+        producer = q.get("producer")
+        if not method and isinstance(producer, dict) and producer.get("name") == "modelopt":
+            # ModelOpt <= 0.29 hf_quant_config.json: {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": ...}}
+            algo = str((q.get("quantization") or {}).get("quant_algo", "")).upper()
+            return {"FP8": "fp8", "NVFP4": "nvfp4"}.get(algo, f"modelopt-{algo.lower()}")
         if method == "mxfp4":
             return "mxfp4"
         if method == "fp8":
@@ -198,43 +206,183 @@ class ModelArch:
         return n
 
 
-# Fields a published config.json may omit because transformers' config class defaults them.
+# Fields a published config.json may omit because transformers' config class defaults them
+# (transformers 4.57.6, the 4.x line vLLM 0.19.0 requires: `transformers<5,>=4.56.0`). A
+# multimodal wrapper's `text_config` is built with these classes, so a sparse one such as
+# google/gemma-3-4b-it's (hidden_size, intermediate_size, num_hidden_layers only) gets the rest here.
 _TRANSFORMERS_DEFAULTS: dict[str, dict[str, Any]] = {
-    # transformers Gemma3TextConfig
-    "gemma3_text": {"vocab_size": 262208, "head_dim": 256, "max_position_embeddings": 131072, "sliding_window": 4096, "sliding_window_pattern": 6},
-    # transformers MistralConfig (LLaVA-NeXT nests a bare {"model_type": "mistral"})
-    "mistral": {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072},
+    # models/gemma3/configuration_gemma3.py Gemma3TextConfig.__init__
+    "gemma3_text": {
+        "vocab_size": 262208, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+        "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "max_position_embeddings": 131072,
+        "sliding_window": 4096, "sliding_window_pattern": 6, "tie_word_embeddings": True,
+    },
+    # models/mistral/configuration_mistral.py MistralConfig.__init__ (LLaVA-NeXT nests a bare {"model_type": "mistral"})
+    "mistral": {
+        "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 131072, "sliding_window": 4096,
+        "tie_word_embeddings": False,
+    },
+    # models/llama/configuration_llama.py LlamaConfig.__init__ (num_key_value_heads defaults to the heads)
+    "llama": {
+        "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "max_position_embeddings": 2048, "tie_word_embeddings": False,
+    },
+    # models/llama4/configuration_llama4.py Llama4TextConfig.__init__
+    "llama4_text": {
+        "vocab_size": 202048, "hidden_size": 5120, "intermediate_size": 8192, "intermediate_size_mlp": 16384,
+        "num_hidden_layers": 48, "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+        "max_position_embeddings": 131072, "num_experts_per_tok": 1, "num_local_experts": 16,
+        "interleave_moe_layer_step": 1, "attention_chunk_size": 8192, "no_rope_layer_interval": 4,
+        "tie_word_embeddings": False,
+    },
 }
 
+# A wrapper's text model when its `text_config` names none (the wrapper class's default):
+# Gemma3Config -> Gemma3TextConfig, Llama4Config -> Llama4TextConfig, LlavaConfig -> "llama",
+# Mistral3Config -> "mistral" (transformers 4.57.6 configuration_{gemma3,llama4,llava,mistral3}.py).
+_WRAPPER_TEXT_TYPE = {"gemma3": "gemma3_text", "llama4": "llama4_text", "llava": "llama", "mistral3": "mistral"}
 
-def _text_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Multimodal wrappers (Mistral3, Gemma3, Llama4) nest the LM under `text_config`."""
-    inner = cfg.get("text_config")
-    if isinstance(inner, dict) and ("num_hidden_layers" in inner or str(inner.get("model_type")) in _TRANSFORMERS_DEFAULTS):
-        merged = {**_TRANSFORMERS_DEFAULTS.get(str(inner.get("model_type")), {}), **inner}
-        for k in ("quantization_config", "torch_dtype", "tie_word_embeddings", "vocab_size"):
-            if k in cfg and k not in merged:
-                merged[k] = cfg[k]
-        return merged
-    return cfg
+# Keys transformers' PretrainedConfig.get_text_config() looks for (configuration_utils.py, 4.57.6),
+# which vLLM's get_hf_text_config calls (vllm/transformers_utils/config.py, v0.19.0).
+_TEXT_CONFIG_KEYS = ("text_config", "decoder", "generator", "text_encoder")
+
+
+def text_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The language model's fields: `cfg` itself, or its `text_config` with the class defaults.
+
+    Multimodal wrappers (Gemma 3, Llama 4, Mistral 3, LLaVA, Qwen-VL in its nested form) put the
+    LM under `text_config`; the wrapper's dtype, quantization_config and tie_word_embeddings are
+    inherited when the inner dict does not set them.
+    """
+    inner = next((cfg[k] for k in _TEXT_CONFIG_KEYS if isinstance(cfg.get(k), dict)), None)
+    if inner is None:
+        return {**_TRANSFORMERS_DEFAULTS.get(str(cfg.get("model_type")), {}), **cfg}
+    mt = str(inner.get("model_type") or _WRAPPER_TEXT_TYPE.get(str(cfg.get("model_type")), ""))
+    merged = {**_TRANSFORMERS_DEFAULTS.get(mt, {}), **inner}
+    if mt:
+        merged["model_type"] = mt
+    for k in ("quantization_config", "torch_dtype", "dtype", "tie_word_embeddings"):
+        if k in cfg and k not in inner:
+            merged[k] = cfg[k]
+    return merged
+
+
+# Back-compat name used by older callers
+_text_config = text_config
+
+
+# ---- context length, as vLLM 0.19.0 derives max_model_len -----------------------------------------
+# vllm/transformers_utils/model_arch_config_convertor.py (v0.19.0) derive_max_model_len_and_key:
+# the smallest of these keys in the text config; `model_max_length` overrides when set.
+_MAX_LEN_KEYS = (
+    "max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length",
+    "max_target_positions", "max_sequence_length", "max_seq_length", "seq_len",
+)
+
+
+def _rope_parameters(cfg: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The top-level config's RoPE parameters as vLLM's patch_rope_parameters leaves them.
+
+    vllm/transformers_utils/config.py (v0.19.0) patch_rope_parameters with transformers 4.x:
+    `rope_scaling` wins, else a `rope_parameters` dict (nested per layer type, as transformers 5
+    writes it); legacy `type` becomes `rope_type`, "su" -> "longrope", "mrope" -> "default";
+    a bare rope_theta gives {"rope_type": "default"} (no factor).
+    """
+    rp = cfg.get("rope_scaling")
+    if rp is None:
+        rp = cfg.get("rope_parameters")
+    if not rp:
+        return None
+    if not isinstance(rp, dict):
+        raise ConfigError(f"rope_scaling is {rp!r}, not a mapping")
+    layer_types = {"full_attention", "sliding_attention", "chunked_attention", "linear_attention"}
+    groups = list(rp.values()) if set(rp) <= layer_types else [rp]
+    out = []
+    for g in groups:
+        g = dict(g or {})
+        kind = g.get("rope_type") or g.get("type")
+        if kind is None:
+            raise ConfigError("rope_scaling has no rope_type (vLLM refuses it: 'rope_parameters should have a rope_type key')")
+        g["rope_type"] = {"su": "longrope", "mrope": "default"}.get(str(kind), str(kind))
+        out.append(g)
+    return out
+
+
+def vllm_max_model_len(config: dict[str, Any], tokenizer_max_length: int | None = None) -> tuple[int, int]:
+    """(default, limit) of --max-model-len for this config.json, as vLLM 0.19.0 computes them.
+
+    vllm/config/model.py (v0.19.0) `_get_and_verify_max_len`: the derived length is the smallest
+    context key of the text config (2048 when none), capped by the tokenizer's model_max_length,
+    then multiplied by the RoPE scaling `factor` of the top-level config (not for gemma3*, whose
+    128K is already scaled; not for su/longrope/llama3 types); yarn restarts from its
+    original_max_position_embeddings. Without --max-model-len vLLM serves the derived length,
+    except longrope, which defaults to original_max_position_embeddings. A larger --max-model-len
+    is refused (unless VLLM_ALLOW_LONG_MAX_MODEL_LEN) up to the config's `model_max_length`.
+    """
+    tc = text_config(config)
+    derived: float = float("inf")
+    for key in _MAX_LEN_KEYS:
+        v = tc.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            derived = min(derived, v)
+    if isinstance(tc.get("model_max_length"), (int, float)) and tc.get("model_max_length"):
+        derived = tc["model_max_length"]
+    if tokenizer_max_length:
+        derived = min(derived, tokenizer_max_length)
+    if derived == float("inf"):
+        derived = 2048  # vLLM: "Assuming the model's maximum length is 2048"
+    rope = _rope_parameters(config)
+    model_type = str(config.get("model_type") or "")
+    if rope is not None and "gemma3" not in model_type:
+        factor: float | None = 1.0
+        for rp in rope:
+            if rp["rope_type"] not in ("su", "longrope", "llama3"):
+                factor = rp.get("factor", factor)
+                if rp["rope_type"] == "yarn":
+                    ompe = rp.get("original_max_position_embeddings", config.get("original_max_position_embeddings"))
+                    if ompe is None:
+                        raise ConfigError("yarn rope_scaling lacks original_max_position_embeddings (vLLM fails on it)")
+                    derived = ompe
+        derived *= factor if factor is not None else 1.0
+    limit = int(derived)
+    default = limit
+    if rope is not None and any(rp["rope_type"] == "longrope" for rp in rope):
+        default = int(config.get("original_max_position_embeddings", derived))
+    mml = tc.get("model_max_length")
+    if isinstance(mml, (int, float)) and mml > limit:
+        limit = int(mml)
+    return default, limit
 
 
 def _layer_pattern(c: dict[str, Any], n: int, model_type: str) -> tuple[LayerAttention, ...]:
     window = c.get("sliding_window")
     types = c.get("layer_types")
-    if isinstance(types, list) and len(types) == n:
+    if types is not None:
+        # transformers' attention kinds (configuration_utils.py ALLOWED_LAYER_TYPES, 4.57.6);
+        # recurrent kinds (Qwen3-Next linear_attention, Mamba) keep a fixed-size state instead
+        # of a KV cache, which this memory model does not size: refuse them rather than guess.
+        if not isinstance(types, list) or len(types) != n:
+            raise ConfigError(f"layer_types has {len(types) if isinstance(types, list) else 'no list of'} entries for {n} layers")
         out = []
         for t in types:
-            if "sliding" in t and window:
+            if t == "sliding_attention":
+                if not window:
+                    raise ConfigError("layer_types has sliding_attention layers but sliding_window is not set")
                 out.append(LayerAttention("sliding", int(window)))
-            elif "chunk" in t and c.get("attention_chunk_size"):
+            elif t == "chunked_attention":
+                if not c.get("attention_chunk_size"):
+                    raise ConfigError("layer_types has chunked_attention layers but attention_chunk_size is not set")
                 out.append(LayerAttention("chunked", int(c["attention_chunk_size"])))
-            else:
+            elif t == "full_attention":
                 out.append(LayerAttention("full"))
+            else:
+                raise ConfigError(f"layer type {t!r} is not modelled (only full, sliding and chunked attention are)")
         return tuple(out)
     if model_type.startswith("gemma3") and window:
-        # Gemma 3: every `sliding_window_pattern`-th layer is global (default 6)
-        p = int(c.get("sliding_window_pattern") or 6)
+        # Gemma 3: every `sliding_window_pattern`-th layer is global (default 6), as
+        # transformers' Gemma3TextConfig builds layer_types when a config.json has none
+        p = int(c.get("sliding_window_pattern") or c.get("_sliding_window_pattern") or 6)
         return tuple(
             LayerAttention("full") if (i + 1) % p == 0 else LayerAttention("sliding", int(window)) for i in range(n)
         )
@@ -249,7 +397,7 @@ def _layer_pattern(c: dict[str, Any], n: int, model_type: str) -> tuple[LayerAtt
                 LayerAttention("chunked", int(c["attention_chunk_size"])) if use_rope else LayerAttention("full")
                 for use_rope in nope
             )
-        step = int(c.get("nope_layer_interval") or 4)
+        step = int(c.get("no_rope_layer_interval") or 4)  # Llama4TextConfig
         return tuple(
             LayerAttention("full") if (i + 1) % step == 0 else LayerAttention("chunked", int(c["attention_chunk_size"]))
             for i in range(n)
@@ -287,9 +435,36 @@ def _moe_layers(c: dict[str, Any], n: int, model_type: str, num_experts: int) ->
     return tuple(True for _ in range(n))
 
 
-def parse_config(config: dict[str, Any]) -> ModelArch:
-    """Parse config.json fields into a ModelArch (ConfigError lists every missing field)."""
-    c = _text_config(config)
+def quantization_config_of(config: dict[str, Any], hf_quant_config: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The quantization config vLLM 0.19.0 applies to a checkpoint, from its files.
+
+    vllm/transformers_utils/config.py get_config: config.json's `quantization_config`, else
+    ModelOpt's separate hf_quant_config.json (ModelOpt <= 0.29); then
+    vllm/model_executor/model_loader/weight_utils.py get_quant_config: a wrapper's
+    `text_config.quantization_config`, else compressed-tensors' `compression_config`.
+    """
+    for q in (
+        config.get("quantization_config"),
+        hf_quant_config,
+        (config.get("text_config") or {}).get("quantization_config") if isinstance(config.get("text_config"), dict) else None,
+        config.get("compression_config"),
+    ):
+        if isinstance(q, dict) and q:
+            return q
+    return None
+
+
+def parse_config(config: dict[str, Any], *, hf_quant_config: dict[str, Any] | None = None, tokenizer_max_length: int | None = None) -> ModelArch:
+    """Parse config.json fields into a ModelArch (ConfigError lists every missing field).
+
+    Args:
+        config: config.json as published (a multimodal wrapper's `text_config` is read).
+        hf_quant_config: ModelOpt's hf_quant_config.json, when the repo has one.
+        tokenizer_max_length: tokenizer_config.json's model_max_length (caps the context).
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"config.json is a {type(config).__name__}, not a mapping")
+    c = text_config(config)
     model_type = str(c.get("model_type") or config.get("model_type") or "").lower()
     required = ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"]
     missing = [k for k in required if k not in c]
@@ -297,6 +472,10 @@ def parse_config(config: dict[str, Any]) -> ModelArch:
         missing.append("intermediate_size")
     if missing:
         raise ConfigError(f"config.json lacks {', '.join(missing)}")
+    bad = [k for k in required + ["num_key_value_heads", "head_dim", "intermediate_size"] if c.get(k) is not None and (not isinstance(c[k], int) or isinstance(c[k], bool) or c[k] <= 0)]
+    if bad:
+        raise ConfigError(", ".join(f"{k} is {c[k]!r}, not a positive integer" for k in bad))
+    default_len, limit_len = vllm_max_model_len(config, tokenizer_max_length)
     n = int(c["num_hidden_layers"])
     hidden = int(c["hidden_size"])
     heads = int(c["num_attention_heads"])
@@ -346,6 +525,8 @@ def parse_config(config: dict[str, Any]) -> ModelArch:
         qk_nope_head_dim=int(c.get("qk_nope_head_dim") or 0),
         v_head_dim=int(c.get("v_head_dim") or 0),
         layers=_layer_pattern(c, n, model_type),
-        quantization_config=c.get("quantization_config") or config.get("quantization_config"),
+        quantization_config=quantization_config_of(config, hf_quant_config),
+        max_model_len_default=default_len,
+        max_model_len_limit=limit_len,
     )
     return arch

@@ -47,7 +47,7 @@ class MemoryInputs:
 
     tensor_parallel: int = 1
     pipeline_parallel: int = 1
-    max_model_len: int | None = None  # None: the model's max_position_embeddings
+    max_model_len: int | None = None  # None: vLLM's default for the model (ModelArch.max_model_len_default)
     gpu_memory_utilization: float = 0.9
     dtype: str = "auto"  # auto | bfloat16 | float16 | float32
     quantization: str = "none"  # see WEIGHT_QUANTIZATIONS
@@ -263,7 +263,8 @@ def estimate_memory(arch: ModelArch, gpu: Gpu, inputs: MemoryInputs, version: st
     block_size = inputs.block_size or k.default_block_size
     seqs_default, tokens_default = default_batch_limits(gpu, k)
     max_num_seqs = inputs.max_num_seqs or seqs_default
-    max_model_len = inputs.max_model_len or arch.max_position_embeddings
+    # vLLM's own default (vllm/config/model.py _get_and_verify_max_len), see vllm_max_model_len
+    max_model_len = inputs.max_model_len or arch.max_model_len_default or arch.max_position_embeddings
     max_batched = inputs.max_num_batched_tokens or tokens_default
 
     total = gpu.memory_gib * GIB

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from gpuforge import catalog
-from gpuforge.sizing.architecture import ModelArch, parse_config
+from gpuforge.errors import Problem, SpecError
+from gpuforge.hub import HubCheckpoint, resolve_repo
+from gpuforge.sizing.architecture import ConfigError, ModelArch, parse_config
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class ResolvedModel:
     revision: str | None
     checkpoint_precision: str  # bf16 | fp16 | fp8 | int8 | int4-awq | int4-gptq | mxfp4
     catalog_id: str | None = None
+    download_bytes: int | None = None  # what vLLM downloads at start (Hub-resolved repos)
+    hub: HubCheckpoint | None = None  # the Hub facts, for a repo resolved from the Hub
 
 
 def _precision_of(arch: ModelArch) -> str:
@@ -57,24 +61,85 @@ def _from_config(key: str, hf_id: str, config: dict[str, Any], revision: str | N
     )
 
 
-def resolve(model: str, config: str | dict[str, Any] | None = None, hf_id: str | None = None, revision: str | None = None) -> ResolvedModel:
+def _from_hub(repo_id: str, revision: str | None, token: str | None, refresh: bool) -> ResolvedModel:
+    """A repo that is not in the catalog, from the Hub (or gpuforge's cache of it).
+
+    vLLM is served the commit the config was read at, so what was sized is what runs.
+    """
+    ckpt = resolve_repo(repo_id, revision, token, refresh=refresh)
+    try:
+        arch = parse_config(ckpt.config, hf_quant_config=ckpt.hf_quant_config, tokenizer_max_length=ckpt.tokenizer_max_length)
+    except ConfigError as exc:
+        raise SpecError(
+            f"Hugging Face repo {repo_id!r}",
+            [Problem("model.id", f"config.json at {ckpt.commit[:12]} cannot be sized: {exc}", "give model.config with the missing fields (it overrides the Hub's)")],
+        ) from None
+    extra = 0
+    if ckpt.params_total and any(isinstance(ckpt.config.get(k), dict) for k in ("vision_config", "audio_config")):
+        # multimodal wrapper: the checkpoint's exact count includes the vision/audio encoder
+        extra = max(0, ckpt.params_total - arch.params_total)
+    if extra:
+        arch = replace(arch, extra_params=extra)
+    return ResolvedModel(
+        key=repo_id,
+        hf_id=repo_id,
+        arch=arch,
+        params_total=arch.params_total,
+        params_active=arch.params_active,
+        extra_params=extra,
+        revision=ckpt.commit,
+        checkpoint_precision=_precision_of(arch),
+        download_bytes=ckpt.download_bytes,
+        hub=ckpt,
+    )
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    try:
+        cfg = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise SpecError("model.config", [Problem("model.config", f"cannot read {path!r} ({exc.strerror})", "give the path to a config.json")]) from None
+    except ValueError as exc:
+        raise SpecError("model.config", [Problem("model.config", f"{path!r} is not valid JSON ({exc})", "give the path to a config.json")]) from None
+    return cfg
+
+
+def resolve(
+    model: str,
+    config: str | dict[str, Any] | None = None,
+    hf_id: str | None = None,
+    revision: str | None = None,
+    *,
+    token: str | None = None,
+    refresh: bool = False,
+) -> ResolvedModel:
     """Resolve a catalog id / HF id (optionally with a config.json path or inline fields).
 
-    Raises KeyError (with the nearest catalog ids) when nothing describes the architecture.
+    A Hugging Face id (`org/name`) that is not in the catalog is read from the Hub (or the
+    on-disk cache of an earlier read) with `token` for gated repos.
+
+    Raises:
+        KeyError: a name that is neither a catalog id nor a repo id (with the nearest ids).
+        SpecError: the Hub look-up or the config.json failed (names the repo and the fix).
     """
     cat = catalog.find_model(model) if model else None
     if config is None and model and Path(model).suffix == ".json" and Path(model).is_file():
         config, model = model, ""
-    if isinstance(config, str):
-        cfg = json.loads(Path(config).read_text())
-        key = model or Path(config).parent.name or Path(config).stem
-        return _from_config(key, hf_id or (cat.hf_id if cat else model or key), cfg, revision, cat)
-    if isinstance(config, dict):
-        return _from_config(model or hf_id or "inline", hf_id or (cat.hf_id if cat else model), config, revision, cat)
+    try:
+        if isinstance(config, str):
+            cfg = _read_config(config)
+            key = model or Path(config).parent.name or Path(config).stem
+            return _from_config(key, hf_id or (cat.hf_id if cat else model or key), cfg, revision, cat)
+        if isinstance(config, dict):
+            return _from_config(model or hf_id or "inline", hf_id or (cat.hf_id if cat else model), config, revision, cat)
+    except ConfigError as exc:
+        raise SpecError("model.config", [Problem("model.config", f"cannot be sized: {exc}", "add the missing fields (see the model's config.json)")]) from None
+    if cat is None and model and "/" in model:
+        return _from_hub(model, revision, token, refresh)
     if cat is None:
         near = catalog.nearest(model, catalog.model_keys())
         raise KeyError(
             f"model {model!r} is not in the catalog; nearest: {', '.join(near) or 'none'}. "
-            "Give the path to its config.json instead."
+            "Give a Hugging Face repo id (org/name) or the path to its config.json instead."
         )
     return _from_config(cat.id, hf_id or cat.hf_id, cat.config, revision or cat.revision, cat)

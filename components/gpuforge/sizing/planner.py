@@ -136,7 +136,7 @@ def default_max_model_len(spec: DeploymentSpec, model: ResolvedModel) -> int:
         return spec.workload.max_model_len
     want = max(4096, 2 * (spec.workload.input_tokens + spec.workload.output_tokens))
     want = math.ceil(want / 1024) * 1024
-    return min(want, model.arch.max_position_embeddings)
+    return min(want, model.arch.max_model_len_limit or model.arch.max_position_embeddings)
 
 
 def allowed_precisions(spec: DeploymentSpec, model: ResolvedModel) -> list[str]:
@@ -585,13 +585,17 @@ def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate,
     return (ev if ev.feasible else None), ev
 
 
-def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, explain: bool = True) -> PlanResult:
+def plan_deployment(
+    spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False, explain: bool = True
+) -> PlanResult:
     """The cheapest feasible plan, the nearest alternatives and the rejected layouts.
 
-    With `explain`, a NoFeasiblePlan also says what the SLA costs without the budget and the
+    `hf_token` is used only to read a repo that is not in the catalog from the Hugging Face
+    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy. With
+    `explain`, a NoFeasiblePlan also says what the SLA costs without the budget and the
     cheapest single changes that fit (`gpuforge.sizing.relax`, which re-plans with it off).
     """
-    model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision)
+    model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision, token=hf_token, refresh=refresh_hub)
     feasible: list[Evaluation] = []
     rejected: list[Evaluation] = []
     considered = 0
@@ -621,7 +625,7 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, explain: 
         if explain:
             from gpuforge.sizing.relax import explain as what_fits
 
-            err = NoFeasiblePlan(err.subject, err.problems + what_fits(spec))
+            err = NoFeasiblePlan(err.subject, err.problems + what_fits(spec, model, hf_token))
         raise err
     feasible.sort(key=Evaluation.sort_key)
     chosen = feasible[0]

@@ -44,51 +44,51 @@ def _copy(spec: DeploymentSpec, part: str, **update: Any) -> DeploymentSpec:
     return spec.model_copy(update={part: getattr(spec, part).model_copy(update=update)})
 
 
-def _plan(spec: DeploymentSpec) -> Any | None:
+def _plan(spec: DeploymentSpec, hf_token: str | None = None) -> Any | None:
     """The planner's result for `spec`, or None when it finds nothing (or needs a zone)."""
-    from gpuforge.sizing.planner import plan_deployment
+    from gpuforge.sizing.planner import plan_deployment  # the planner imports this module
 
     try:
-        return plan_deployment(spec, alternatives=0, explain=False)
+        return plan_deployment(spec, alternatives=0, hf_token=hf_token, explain=False)
     except SpecError:
         return None
 
 
-def budget_needed(spec: DeploymentSpec) -> Any | None:
+def budget_needed(spec: DeploymentSpec, hf_token: str | None = None) -> Any | None:
     """The cheapest plan that meets everything but the budget (None: the SLA itself is infeasible)."""
     if spec.budget.max_monthly_usd is None:
         return None
-    return _plan(_copy(spec, "budget", max_monthly_usd=None))
+    return _plan(_copy(spec, "budget", max_monthly_usd=None), hf_token)
 
 
 def _round_up(ms: float, step: float) -> float:
     return math.ceil(ms / step) * step
 
 
-def relaxations(spec: DeploymentSpec) -> list[tuple[str, str, DeploymentSpec]]:
+def relaxations(spec: DeploymentSpec, checkpoint_precision: str) -> list[tuple[str, str, DeploymentSpec]]:
     """(path, change, relaxed spec) for every single relaxation that applies to `spec`."""
     out: list[tuple[str, str, DeploymentSpec]] = []
     m = spec.model
     precisions = m.precisions()
     sixteen_bit = precisions is None or all(p in ("bf16", "fp16") for p in precisions)
-    if sixteen_bit and (precisions is None or "fp8" not in precisions):
-        from gpuforge.sizing.models import resolve
-
-        try:
-            ckpt = resolve(m.id or "", m.config, m.hf_id, m.revision).checkpoint_precision
-        except Exception:  # noqa: BLE001 - an unresolvable model has no relaxation to offer
-            ckpt = None
-        if ckpt in ("bf16", "fp16"):
-            allowed = [*(precisions or [ckpt]), "fp8"]
-            out.append(("model.precision", f"allow fp8 weights: model.precision: [{', '.join(allowed)}]", _copy(spec, "model", precision=allowed)))
+    # fp8 weights from a 16-bit checkpoint (vLLM quantizes on load); a quantized checkpoint
+    # ships in one precision only
+    if sixteen_bit and "fp8" not in (precisions or []) and checkpoint_precision in ("bf16", "fp16"):
+        allowed = [*(precisions or [checkpoint_precision]), "fp8"]
+        out.append(("model.precision", f"allow fp8 weights: model.precision: [{', '.join(allowed)}]", _copy(spec, "model", precision=allowed)))
     if "fp8" not in m.kv_dtypes():
         kv = [*m.kv_dtypes(), "fp8"]
         out.append(("model.kv_cache_dtype", f"allow an fp8 KV cache: model.kv_cache_dtype: [{', '.join(kv)}]", _copy(spec, "model", kv_cache_dtype=kv)))
     t = spec.target
     if t.instance_families or t.instance_types:
-        out.append(("target.instance_families", "allow every instance family: remove target.instance_families / instance_types",
-                    _copy(spec, "target", instance_families=None, instance_types=None)))
-    if t.cloud in ("aws", "azure") and not t.zone and t.capacity_type in ("on-demand", "spot"):
+        out.append(
+            (
+                "target.instance_families",
+                "allow every instance family: remove target.instance_families / instance_types",
+                _copy(spec, "target", instance_families=None, instance_types=None),
+            )
+        )
+    if t.cloud in ("aws", "azure") and not t.zone and not t.regions and t.capacity_type in ("on-demand", "spot"):
         from gpuforge.spec import region_for
 
         here = region_for(t, t.cloud)
@@ -98,36 +98,41 @@ def relaxations(spec: DeploymentSpec) -> list[tuple[str, str, DeploymentSpec]]:
     return out
 
 
-def _latency_fit(spec: DeploymentSpec, which: str) -> tuple[str, str, Any] | None:
+def _latency_fit(spec: DeploymentSpec, which: str, hf_token: str | None = None) -> tuple[str, str, Any] | None:
     """The loosest-needed TTFT / ITL limit: plan without it, then re-plan at the value reached."""
     if which == "ttft":
-        loose = _plan(_copy(spec, "sla", ttft_p95_ms=1e9))
+        loose = _plan(_copy(spec, "sla", ttft_p95_ms=1e9), hf_token)
         if loose is None:
             return None
         need = _round_up(loose.chosen.performance.ttft_p95_ms, 100)
-        relaxed = _copy(spec, "sla", ttft_p95_ms=need)
         if need <= spec.sla.ttft_p95_ms:
             return None
-        return "sla.ttft_p95_ms", f"sla.ttft_p95_ms: {need:g} (from {spec.sla.ttft_p95_ms:g})", _plan(relaxed)
+        relaxed = _copy(spec, "sla", ttft_p95_ms=need)
+        return "sla.ttft_p95_ms", f"sla.ttft_p95_ms: {need:g} (from {spec.sla.ttft_p95_ms:g})", _plan(relaxed, hf_token)
     if spec.sla.min_tokens_per_s_per_user:
         return None  # two ITL knobs: the reviewer picks; the TTFT / precision fits still apply
-    loose = _plan(_copy(spec, "sla", itl_p95_ms=1e9))
+    loose = _plan(_copy(spec, "sla", itl_p95_ms=1e9), hf_token)
     if loose is None:
         return None
     need = _round_up(loose.chosen.performance.itl_p95_ms, 5)
     if need <= spec.sla.itl_limit_ms():
         return None
     relaxed = _copy(spec, "sla", itl_p95_ms=need)
-    return "sla.itl_p95_ms", f"sla.itl_p95_ms: {need:g} (from {spec.sla.itl_limit_ms():g})", _plan(relaxed)
+    return "sla.itl_p95_ms", f"sla.itl_p95_ms: {need:g} (from {spec.sla.itl_limit_ms():g})", _plan(relaxed, hf_token)
 
 
-def fits(spec: DeploymentSpec, limit: int = 3) -> list[Fit]:
-    """The cheapest single changes that give a feasible plan, cheapest first (at most `limit`)."""
+def fits(spec: DeploymentSpec, model: Any, hf_token: str | None = None, limit: int = 3) -> list[Fit]:
+    """The cheapest single changes that give a feasible plan, cheapest first (at most `limit`).
+
+    `model` is the planner's resolved model: its checkpoint precision decides whether fp8
+    weights are a change to try."""
     found: list[Fit] = []
     budget = spec.budget.max_monthly_usd
-    tried: list[tuple[str, str, Any]] = [(path, change, _plan(relaxed)) for path, change, relaxed in relaxations(spec)]
+    tried: list[tuple[str, str, Any]] = [
+        (path, change, _plan(relaxed, hf_token)) for path, change, relaxed in relaxations(spec, model.checkpoint_precision)
+    ]
     for which in ("ttft", "itl"):
-        lat = _latency_fit(spec, which)
+        lat = _latency_fit(spec, which, hf_token)
         if lat is not None:
             tried.append(lat)
     best_region: Fit | None = None
@@ -148,12 +153,12 @@ def fits(spec: DeploymentSpec, limit: int = 3) -> list[Fit]:
     return found[:limit]
 
 
-def explain(spec: DeploymentSpec) -> list[Problem]:
+def explain(spec: DeploymentSpec, model: Any, hf_token: str | None = None) -> list[Problem]:
     """Problems to add to a NoFeasiblePlan: the amount a budget needs and the changes that fit."""
     problems: list[Problem] = []
     budget = spec.budget.max_monthly_usd
     if budget is not None:
-        unbounded = budget_needed(spec)
+        unbounded = budget_needed(spec, hf_token)
         if unbounded is not None:
             ev = unbounded.chosen
             problems.append(
@@ -164,5 +169,5 @@ def explain(spec: DeploymentSpec) -> list[Problem]:
                     f"raise budget.max_monthly_usd to at least {math.ceil(ev.cost_per_month)}, or make one of the changes below",
                 )
             )
-    problems += [f.problem() for f in fits(spec)]
+    problems += [f.problem() for f in fits(spec, model, hf_token)]
     return problems
