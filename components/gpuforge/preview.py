@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from gpuforge.errors import Problem, SpecError
+from gpuforge.inputs import dumps, load_json, load_yaml, read_text
 from gpuforge.spec import CONFIG_KEY
 
 SECURE_PLACEHOLDER = "offline-preview-placeholder"
@@ -38,7 +39,9 @@ def stack_file(stack: str, stacks_dir: str | Path = "stacks") -> Path:
 
 def read_stack_config(path: Path) -> tuple[dict[str, Any], list[str]]:
     """(config as Pulumi's runtime holds it: key -> string, secret keys) for a stack file."""
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_yaml(read_text(path), str(path)) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
+        raise SpecError(str(path), [Problem("config", "a stack file is a mapping with a `config:` mapping", "see stacks/ for the shape")])
     config: dict[str, Any] = {}
     secrets: list[str] = []
     for key, value in (data.get("config") or {}).items():
@@ -133,7 +136,7 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
     from gpuforge.program import plan_stack
     from gpuforge.progress import note, step
     from gpuforge.report import chart_svg, infeasible_markdown, plan_json, render_plans
-    from gpuforge.sizing.planner import NoFeasiblePlan
+    from gpuforge.spec_checks import provider_config
 
     out_dir = Path(out) if out else None
     try:
@@ -143,8 +146,8 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
             print(f"{path}: no `{CONFIG_KEY}` in its config", file=sys.stderr)
             return 1
         with step(f"Planning {path}"):
-            _, results = plan_stack(json.loads(config[CONFIG_KEY]))
-    except (SpecError, NoFeasiblePlan) as exc:
+            _, results = plan_stack(load_json(config[CONFIG_KEY], CONFIG_KEY), providers=provider_config(config))
+    except SpecError as exc:  # NoFeasiblePlan too
         print(str(exc), file=sys.stderr)
         # the review still gets a plan.md: why nothing fits and what would
         failed = infeasible_markdown(stack, exc)
@@ -185,9 +188,9 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
             (out_dir / "manifests" / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
     if out_dir:
         plans = [plan_json(res) for res in results]
-        (out_dir / "plan.json").write_text(json.dumps(plans[0] if len(plans) == 1 else {"deployments": plans}, indent=2))
+        (out_dir / "plan.json").write_text(dumps(plans[0] if len(plans) == 1 else {"deployments": plans}, indent=2))
         resources = [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.masked_inputs()} for r in recorder.resources]
-        (out_dir / "resources.json").write_text(json.dumps(resources, indent=1, default=str))
+        (out_dir / "resources.json").write_text(dumps(resources, indent=1, default=str))
         (out_dir / "plan.md").write_text(render_plans(results, "markdown"))
         for res in results:
             svg = chart_svg(res)
