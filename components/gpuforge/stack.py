@@ -190,6 +190,7 @@ class GpuCluster(pulumi.ComponentResource):
             ),
             node_autoscaler=self.node_autoscaler,
             serving_namespaces=tuple(args.serving_namespaces),
+            installed=tuple(args.cluster.installed_addons),
         )
         self.platform = GpuPlatform(f"{name}-platform", platform_args, pulumi.ResourceOptions(parent=self, provider=self.provider))
         self.register_outputs({"cluster_name": self.cluster_name, "cloud": self.cloud})
@@ -396,10 +397,23 @@ class ModelDeployment(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=pools_built)
         serving = args.spec.serving
         platform = cluster.platform
+        cache_overrides: dict[str, Any] = {}
+        if serving.shared_cache is not None:
+            from gpuforge.k8s import ModelCache
+
+            sc = serving.shared_cache
+            cache_overrides["model_cache"] = ModelCache.pvc(
+                sc.claim_name or f"{plan.serving.name}-model-cache", size_gib=sc.size_gib, storage_class=sc.storage_class
+            )
+        if serving.drain_seconds is not None:
+            cache_overrides["drain_seconds"] = serving.drain_seconds
         server_args = ModelServerArgs.from_plan(
             plan.serving,
             namespace=serving.namespace,
             pool=plan.node_pool,
+            node_image=getattr(cluster, "node_image", None),
+            efa_image=serving.efa_image,
+            **cache_overrides,
             hf_token=args.hf_token,
             allowed_namespaces=tuple(serving.allowed_namespaces),
             expose=serving.expose,
