@@ -651,11 +651,15 @@ def _engine_refused(model: ResolvedModel, c: Candidate) -> bool:
     return bool(engine_problems(model, catalog.get_gpu(c.instance.gpu), c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)[1])
 
 
-def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False) -> PlanResult:
+def plan_deployment(
+    spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False, explain: bool = True
+) -> PlanResult:
     """The cheapest feasible plan, the nearest alternatives and the rejected layouts.
 
     `hf_token` is used only to read a repo that is not in the catalog from the Hugging Face
-    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy.
+    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy. With
+    `explain`, a NoFeasiblePlan also says what the SLA costs without the budget and the
+    cheapest single changes that fit (`gpuforge.sizing.relax`, which re-plans with it off).
     """
     model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision, token=hf_token, refresh=refresh_hub)
     problems = context_problems(spec, model)
@@ -686,7 +690,12 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, *, hf_tok
         else:
             rejected.append(why)
     if not feasible:
-        raise _no_plan(spec, rejected)
+        err = _no_plan(spec, rejected)
+        if explain:
+            from gpuforge.sizing.relax import explain as what_fits
+
+            err = NoFeasiblePlan(err.subject, err.problems + what_fits(spec, model, hf_token))
+        raise err
     feasible.sort(key=Evaluation.sort_key)
     chosen = feasible[0]
     if chosen.candidate.nodes_per_replica > 1 and not spec.target.zone:
