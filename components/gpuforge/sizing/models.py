@@ -48,7 +48,13 @@ class ResolvedModel:
 
 
 def _precision_of(arch: ModelArch) -> str:
-    return engine.precision_of_checkpoint(arch.quantization_config, arch.torch_dtype)
+    try:
+        return engine.precision_of_checkpoint(arch.quantization_config, arch.torch_dtype)
+    except engine.UnsupportedQuantization as exc:
+        raise SpecError(
+            "model",
+            [Problem("model.id", f"the checkpoint's quantization_config cannot be planned: {exc}", "name a checkpoint quantized with a method gpuforge sizes (docs/engine.md), or its 16-bit original")],
+        ) from None
 
 
 def estimated_download_bytes(arch: ModelArch, params_total: int, precision: str) -> int:
