@@ -53,7 +53,7 @@ def _precision_of(arch: ModelArch) -> str:
     except engine.UnsupportedQuantization as exc:
         raise SpecError(
             "model",
-            [Problem("model.id", f"the checkpoint's quantization_config cannot be planned: {exc}", "name a checkpoint quantized with a method gpuforge sizes (docs/engine.md), or its 16-bit original")],
+            [Problem("config.json quantization_config", f"the checkpoint cannot be planned: {exc}", "name a checkpoint quantized with a method gpuforge sizes (docs/engine.md), or its 16-bit original")],
         ) from None
 
 
