@@ -311,7 +311,7 @@ def main() -> int:
                         case = next(c for c in cases if c.point_id == pid)
                         for m, v in case.measured.items():
                             exact[f"{pid}|{m}"] = abs(pred[m] / v - 1) - abs(cv[pid][m] / v - 1)
-            print(f"exact refits of {len(chosen)} setups: median |error| change vs the Newton step "
+            print(f"exact refits of {len(chosen)} setups ({', '.join(chosen)}): median |error| change vs the Newton step "
                   f"{statistics.median(exact.values()) * 100:+.2f} points, max {max(exact.values(), key=abs) * 100:+.1f}", flush=True)
     insample = {c.point_id: predict_case(c, full) for c in cases}
     extra_cases, _ = load_corpus(CORPUS, EXTRA) if EXTRA.exists() else ([], [])
