@@ -343,7 +343,8 @@ def main() -> int:
                 "measured": c.measured, "cv": {m: round(v, 4) for m, v in pred.items()}, "fit": {m: round(v, 4) for m, v in pred.items()}, "extra": True,
             })
         cv_meta = {**meta, "cv": "leave-one-setup-out, one Gauss-Newton step from the full fit per setup",
-                   "exact_refits": {"setups": args.exact, "median_abs_error_change": statistics.median(exact.values()) if exact else None}}
+                   "exact_refits": {"setups": args.exact, "median_abs_error_change": statistics.median(exact.values()) if exact else None,
+                                    "max_abs_error_change": max(exact.values(), key=abs) if exact else None}}
         body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows)
         skipped_body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in skipped_rows)
         CV_OUT.write_text(f'{{"meta": {json.dumps(cv_meta)},\n"cases": [\n{body}\n],\n"skipped": [\n{skipped_body}\n]}}\n')

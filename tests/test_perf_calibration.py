@@ -135,4 +135,4 @@ def test_plan_review_weighs_sla_headroom_against_the_model_error():
     itl_head = (60 - perf.itl_p95_ms) / 60
     ttft_head = (2000 - perf.ttft_p95_ms) / 2000
     covered = min(itl_head - perf.itl_error, ttft_head - perf.ttft_error) >= 0
-    assert row["margin"] == ("SLA headroom exceeds it" if covered else "SLA headroom is within it")
+    assert row["margin"] == ("SLA margins exceed it" if covered else "SLA margins are within it")
