@@ -165,7 +165,8 @@ def test_kubeconfig_is_secret_and_uses_get_token(aws_mocks):
 def test_children_of_new_cluster(aws_mocks):
     new_cluster(aws_mocks, "cx", admin_principal_arns=[])
     kids = aws_mocks.children_of("cx")
-    assert len(kids) == 22
+    # +3: the Cluster Autoscaler's role, inline policy and Pod Identity association
+    assert len(kids) == 25
     assert f"{CLUSTER}::cx" in kids and f"{K8S}::cx-k8s" in kids and f"{NG}::cx-system" in kids
 
 

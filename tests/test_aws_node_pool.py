@@ -72,6 +72,7 @@ def test_single_gpu_pool_children_and_node_group(aws_mocks):
         "gpuforge.io/pool": "one",
         "gpuforge.io/gpu": "l40s",
         "gpuforge.io/fabric-domain": "none",
+        "k8s.amazonaws.com/accelerator": "l40s",  # Cluster Autoscaler's GPU node label on AWS
         "nvidia.com/gpu.present": "true",
     }
     assert ng.inputs["launchTemplate"] == {"id": "one-lt-id", "version": "1"}
@@ -195,7 +196,15 @@ def test_multi_node_on_demand_gets_cluster_placement_group(aws_mocks):
 def test_children_of_multi_node_pool(aws_mocks):
     build(aws_mocks, "kids", multi_node("p5en.48xlarge", "h200", "kids"))
     assert aws_mocks.children_of("kids") == sorted(
-        [f"{PG}::kids-pg", f"{SG}::kids-efa", f"{IN}::kids-efa-in", f"{OUT}::kids-efa-out", f"{LT}::kids-lt", f"{NG}::kids"]
+        [
+            f"{PG}::kids-pg",
+            f"{SG}::kids-efa",
+            f"{IN}::kids-efa-in",
+            f"{OUT}::kids-efa-out",
+            f"{LT}::kids-lt",
+            f"{NG}::kids",
+            "aws:autoscaling/tag:Tag::kids-efa-template",
+        ]
     )
 
 

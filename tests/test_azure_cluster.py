@@ -130,15 +130,31 @@ def wait_all(rec: Recorder, cluster: AksCluster, *more: pulumi.Resource) -> None
 
 def test_new_cluster_identity_auth_and_network(azure_mocks):
     args = AksClusterArgs.from_plan([a100_plan()], resource_group_name="rg-gpu", node_subnet_id="subnet-1",
-                                    admin_group_object_ids=ADMINS)
+                                    admin_group_object_ids=ADMINS, authorized_ip_ranges=["203.0.113.0/24"],
+                                    network_scope="vnet-1")
     cluster = AksCluster("aks-new", args)
-    wait_all(azure_mocks, cluster)
+    wait_all(azure_mocks, cluster, *cluster.network_role_assignments)
     mc = azure_mocks.one(CLUSTER, "aks-new")
     i = mc.inputs
     assert mc.parent == "aks-new"
     assert i["location"] == "eastus2" and i["resourceGroupName"] == "rg-gpu"
     assert i["kubernetesVersion"] == versions.KUBERNETES_VERSION == "1.36"
-    assert i["identity"] == {"type": "SystemAssigned"}
+    # custom VNet: a user-assigned identity created first, with Network Contributor on the VNet
+    assert i["identity"] == {"type": "UserAssigned", "userAssignedIdentities": ["aks-new-identity-id"]}
+    identity = azure_mocks.one("azure-native:managedidentity:UserAssignedIdentity", "aks-new-identity")
+    assert identity.inputs["resourceGroupName"] == "rg-gpu" and identity.inputs["location"] == "eastus2"
+    role = azure_mocks.one("azure-native:authorization:RoleAssignment", "aks-new-network-contributor")
+    assert role.inputs["scope"] == "vnet-1"
+    assert role.inputs["principalId"] == "11111111-1111-4111-8111-111111111111"  # the identity's principal
+    assert role.inputs["principalType"] == "ServicePrincipal"
+    assert role.inputs["roleDefinitionId"] == (
+        "/subscriptions/00000000-0000-4000-8000-0000000000aa/providers/Microsoft.Authorization/roleDefinitions/"
+        "4d97b98b-1d4f-4787-a291-c67834d212e7"  # Network Contributor
+    )
+    # the cluster waits for the role: without it AKS fails with LinkedAuthorizationFailed
+    assert value(cluster.network_role_assignments[0].urn) in azure_mocks.registrations["aks-new"]["dependencies"]
+    # the API server answers the named ranges only
+    assert i["apiServerAccessProfile"] == {"authorizedIPRanges": ["203.0.113.0/24"]}
     assert i["oidcIssuerProfile"] == {"enabled": True}
     assert i["securityProfile"] == {"workloadIdentity": {"enabled": True}}
     assert i["aadProfile"] == {"managed": True, "enableAzureRBAC": True, "adminGroupObjectIDs": ADMINS}
@@ -147,7 +163,8 @@ def test_new_cluster_identity_auth_and_network(azure_mocks):
     assert (net["networkPlugin"], net["networkPluginMode"]) == ("azure", "overlay")
     assert (net["podCidr"], net["serviceCidr"], net["dnsServiceIP"]) == ("10.244.0.0/16", "10.0.0.0/16", "10.0.0.10")
     assert net["outboundType"] == "loadBalancer"
-    assert "apiServerAccessProfile" not in i
+    # NetworkPolicies enforced: Azure CNI powered by Cilium (policy cilium needs dataplane cilium)
+    assert (net["networkDataplane"], net["networkPolicy"]) == ("cilium", "cilium")
     assert i["sku"] == {"name": "Base", "tier": "Standard"}
     [system] = i["agentPoolProfiles"]
     assert system["mode"] == "System" and system["name"] == "system"
@@ -170,7 +187,8 @@ def test_private_cluster(azure_mocks):
 
 
 def test_kubeconfig_is_secret_and_uses_non_interactive_kubelogin(azure_mocks):
-    cluster = AksCluster("aks-kc", AksClusterArgs(resource_group_name="rg", location="eastus2", admin_group_object_ids=ADMINS))
+    cluster = AksCluster("aks-kc", AksClusterArgs(resource_group_name="rg", location="eastus2", admin_group_object_ids=ADMINS,
+                                                  authorized_ip_ranges=["198.51.100.7/32"]))
     wait_all(azure_mocks, cluster)
     assert value(cluster.kubeconfig.is_secret()) is True
     provider = azure_mocks.one(K8S_PROVIDER, "aks-kc-k8s")
@@ -199,7 +217,8 @@ def test_kubelogin_mode_is_configurable_and_certificate_users_are_left_alone():
 
 
 def test_infiniband_plans_register_the_aks_feature_first(azure_mocks):
-    args = AksClusterArgs.from_plan([ib_plan(), a100_plan()], resource_group_name="rg", admin_group_object_ids=ADMINS)
+    args = AksClusterArgs.from_plan([ib_plan(), a100_plan()], resource_group_name="rg", admin_group_object_ids=ADMINS,
+                                    authorized_ip_ranges=["203.0.113.0/24"], register_infiniband_feature=True)
     assert args.infiniband is True
     cluster = AksCluster("aks-ib", args)
     wait_all(azure_mocks, cluster, cluster.infiniband_feature)
@@ -214,8 +233,11 @@ def test_infiniband_plans_register_the_aks_feature_first(azure_mocks):
 
 
 def test_infiniband_feature_can_be_a_precondition_instead(azure_mocks):
+    # the default: pulumi/pulumi-azure-native#1722 makes the resource fail once the
+    # registration exists, so the idempotent CLI command is a precondition instead
     args = AksClusterArgs.from_plan(ib_plan(), resource_group_name="rg", admin_group_object_ids=ADMINS,
-                                    register_infiniband_feature=False)
+                                    authorized_ip_ranges=["203.0.113.0/24"])
+    assert args.register_infiniband_feature is False
     cluster = AksCluster("aks-ib-pre", args)
     wait_all(azure_mocks, cluster)
     assert azure_mocks.of_type(FEATURE) == []
@@ -243,7 +265,8 @@ def test_existing_cluster_is_looked_up_not_created(azure_mocks):
 
 
 def test_existing_cluster_with_infiniband_pools_still_registers_the_feature(azure_mocks):
-    args = AksClusterArgs.from_plan(ib_plan(), resource_group_name="rg-prod", existing_cluster_name="prod-aks")
+    args = AksClusterArgs.from_plan(ib_plan(), resource_group_name="rg-prod", existing_cluster_name="prod-aks",
+                                    register_infiniband_feature=True)
     cluster = AksCluster("aks-existing-ib", args)
     wait_all(azure_mocks, cluster, cluster.infiniband_feature)
     azure_mocks.one(FEATURE, "aks-existing-ib-infiniband")
@@ -262,6 +285,9 @@ def test_whole_plan_is_wired_together(azure_mocks, plan, features, placement_gro
     net = Network(f"{tag}-net", NetworkArgs(location=plan.region))
     cluster = AksCluster(f"{tag}-aks", AksClusterArgs.from_plan(plan, resource_group_name=net.resource_group_name,
                                                                 node_subnet_id=net.node_subnet_id,
+                                                                network_scope=net.vnet_id,
+                                                                authorized_ip_ranges=["203.0.113.0/24"],
+                                                                register_infiniband_feature=bool(features),
                                                                 admin_group_object_ids=ADMINS))
     pool = GpuNodePool(f"{tag}-gpu", GpuNodePoolArgs.from_plan(plan, cluster_name=cluster.cluster_name,
                                                               resource_group_name=net.resource_group_name,

@@ -39,7 +39,7 @@ def test_new_resource_group_vnet_and_node_subnet(pulumi_mocks):
 
 
 def test_existing_resource_group_by_name(pulumi_mocks):
-    net = Network("net-rg", NetworkArgs(location="westus3", resource_group_name="shared-rg",
+    net = Network("net-rg", NetworkArgs(location="westus3", resource_group_name="shared-rg", create_resource_group=False,
                                         vnet_cidr="10.10.0.0/16", node_subnet_cidr="10.10.16.0/20"))
     pulumi_mocks.wait(net, net.vnet, net.subnet)
     assert pulumi_mocks.of_type(RG) == []
@@ -49,11 +49,27 @@ def test_existing_resource_group_by_name(pulumi_mocks):
 
 
 def test_adopted_subnet_creates_no_network(pulumi_mocks):
-    net = Network("net-adopt", NetworkArgs(location="eastus", resource_group_name="aks-rg", existing_subnet_id=SUBNET_ID))
+    net = Network("net-adopt", NetworkArgs(location="eastus", resource_group_name="aks-rg", create_resource_group=False,
+                                           existing_subnet_id=SUBNET_ID))
     pulumi_mocks.wait(net)
     assert pulumi_mocks.of_type(VNET) == [] and pulumi_mocks.of_type(SUBNET) == [] and pulumi_mocks.of_type(RG) == []
     assert value(net.node_subnet_id) == SUBNET_ID
-    assert net.vnet_id is None
+    assert value(net.vnet_id) == SUBNET_ID.split("/subnets/")[0]  # the scope of the cluster identity's role
+
+
+def test_named_resource_group_of_a_new_cluster_is_created(pulumi_mocks):
+    # A new cluster's group must exist before anything goes in it (else ResourceGroupNotFound).
+    net = Network("net-named", NetworkArgs(location="eastus", resource_group_name="rg-gpuforge"))
+    pulumi_mocks.wait(net, net.vnet, net.subnet)
+    rg = pulumi_mocks.one(RG, "net-named")
+    assert rg.inputs == {"resourceGroupName": "rg-gpuforge", "location": "eastus"}
+    assert pulumi_mocks.one(VNET, "net-named-vnet").inputs["resourceGroupName"] == "rg-gpuforge"
+
+
+def test_using_an_existing_group_needs_its_name(pulumi_mocks):
+    with pytest.raises(SpecError) as err:
+        Network("net-x", NetworkArgs(location="eastus", create_resource_group=False))
+    assert "network.resource_group_name" in str(err.value)
 
 
 BAD = [

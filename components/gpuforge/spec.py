@@ -7,7 +7,9 @@ nearest catalog ids, impossible combinations), each with its config path and fix
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -109,16 +111,64 @@ class BudgetSpec(_Strict):
     max_monthly_usd: Annotated[float | None, Field(gt=0)] = None
 
 
+class PrometheusSpec(_Strict):
+    """An existing Prometheus (with the prometheus-operator CRDs) that gpuforge uses instead of
+    installing kube-prometheus-stack."""
+
+    url: str = Field(description="In-cluster URL KEDA queries, e.g. http://prometheus-operated.monitoring.svc:9090.")
+    namespace: Annotated[str, Field(pattern=_DNS1123)] = Field(description="Namespace the Prometheus runs in.")
+    selector_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels its serviceMonitorSelector / podMonitorSelector / ruleSelector require on monitors and rules.",
+    )
+
+
 class ClusterSpec(_Strict):
     mode: Literal["new", "existing"] = "new"
     name: str | None = Field(None, description="Cluster name (required for `existing`).")
-    resource_group: str | None = Field(None, description="Azure: resource group of an existing cluster.")
-    public_endpoint_cidrs: list[str] = Field(default_factory=list, description="Empty: private API endpoint only.")
+    resource_group: str | None = Field(
+        None, description="Azure: resource group of the cluster. New clusters create it unless resource_group_exists."
+    )
+    resource_group_exists: bool = Field(False, description="Azure, new cluster: use the existing resource_group instead of creating it.")
+    public_endpoint_cidrs: list[str] = Field(
+        default_factory=list,
+        description="New cluster: CIDRs allowed to reach the API server (where `pulumi up` runs). Required unless private_endpoint_only.",
+    )
+    private_endpoint_only: bool = Field(
+        False, description="New cluster: no public API endpoint; `pulumi up` must run inside the VPC / VNet (docs/deploy.md)."
+    )
+    allow_api_from_anywhere: bool = Field(
+        False, description="Explicit opt-in for 0.0.0.0/0 in public_endpoint_cidrs (the API server open to the internet)."
+    )
     admin_principals: list[str] = Field(default_factory=list, description="IAM ARNs / Entra object ids given admin.")
+    creator_admin: bool | None = Field(
+        None,
+        description="EKS: also give the identity running `pulumi up` admin through bootstrapClusterCreatorAdminPermissions. "
+        "Default: only when admin_principals is empty (EKS rejects a second access entry for the same principal).",
+    )
     vpc_id: str | None = Field(None, description="AWS, existing cluster: the VPC of its node subnets.")
     subnet_ids_by_zone: dict[str, str] = Field(default_factory=dict, description="AWS, existing cluster: private subnet id per zone.")
-    subnet_id: str | None = Field(None, description="Azure, existing network: the node subnet id.")
-    kube_prometheus_stack: bool = Field(False, description="Install Prometheus, Alertmanager and Grafana (for teams without one).")
+    subnet_id: str | None = Field(None, description="Azure: node subnet id (required for an existing cluster).")
+    kube_prometheus_stack: bool | None = Field(
+        None, description="Install kube-prometheus-stack (Prometheus, Alertmanager, Grafana). Default: yes, unless `prometheus` names an existing one."
+    )
+    prometheus: PrometheusSpec | None = Field(None, description="An existing Prometheus to use instead of installing one.")
+    node_autoscaler: bool = Field(
+        True, description="Grow and shrink the GPU pools with the replicas KEDA asks for (EKS: Cluster Autoscaler; AKS: cluster autoscaler)."
+    )
+    register_infiniband_feature: bool = Field(
+        False,
+        description="Azure: register the AKSInfinibandSupport subscription feature from the stack (subscription-wide; "
+        "default: listed as a precondition, `az feature register` is idempotent).",
+    )
+
+    def installs_prometheus(self) -> bool:
+        """Whether gpuforge installs kube-prometheus-stack on this cluster."""
+        return self.prometheus is None if self.kube_prometheus_stack is None else self.kube_prometheus_stack
+
+    def creator_is_admin(self) -> bool:
+        """Whether the identity running `pulumi up` gets EKS's bootstrap admin access entry."""
+        return (not self.admin_principals) if self.creator_admin is None else self.creator_admin
 
 
 class ServingSpec(_Strict):
@@ -277,11 +327,89 @@ def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
             problems.append(Problem(f"{p}target.instance_types[{i}]", str(exc.args[0]), "use a name from `gpuforge catalog instances`"))
     if spec.cluster.mode == "existing" and not spec.cluster.name:
         problems.append(Problem(f"{p}cluster.name", "an existing cluster needs its name", "set cluster.name"))
+    problems += cluster_problems(spec.cluster, f"{p}cluster")
     if spec.serving.expose == "gateway" and not spec.serving.gateway_name:
         problems.append(Problem(f"{p}serving.gateway_name", "expose: gateway needs the Gateway to attach to", "set serving.gateway_name"))
     if spec.sla.spread_zones and spec.sla.min_replicas < 2:
         problems.append(Problem(f"{p}sla.min_replicas", "spread_zones needs at least 2 replicas", "set sla.min_replicas: 2 or more"))
     return problems
+
+
+# Sources a public endpoint never sees: RFC 1918, shared address space (RFC 6598), loopback and
+# link-local. Documentation ranges (TEST-NET, RFC 5737) stay allowed for examples.
+_NEVER_PUBLIC = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")
+)
+
+
+def api_endpoint_problems(cluster: ClusterSpec, path: str) -> list[Problem]:
+    """The API endpoint rules of a new cluster.
+
+    A new cluster's API must be reachable from where `pulumi up` runs (the same program creates
+    the Kubernetes objects), so it either lists the CIDRs allowed to reach its public endpoint
+    (EKS publicAccessCidrs, AKS apiServerAccessProfile.authorizedIPRanges) or says, explicitly,
+    that it is private-only. The whole internet (a /0) needs its own explicit opt-in.
+    """
+    out: list[Problem] = []
+    cidrs = cluster.public_endpoint_cidrs
+    if cluster.mode == "existing":
+        for key in ("public_endpoint_cidrs", "private_endpoint_only", "allow_api_from_anywhere"):
+            if getattr(cluster, key):
+                out.append(Problem(f"{path}.{key}", "the API endpoint of an existing cluster is not managed here",
+                                   f"drop {key}; change the endpoint on the cluster itself"))
+        return out
+    if cluster.private_endpoint_only and cidrs:
+        out.append(Problem(f"{path}.public_endpoint_cidrs", "set together with private_endpoint_only: true",
+                           "drop public_endpoint_cidrs for a private-only API, or drop private_endpoint_only"))
+    elif not cluster.private_endpoint_only and not cidrs:
+        out.append(Problem(
+            f"{path}.public_endpoint_cidrs",
+            "empty: the new cluster's API would be unreachable from where `pulumi up` runs, so no Kubernetes object could be created",
+            "list the egress CIDRs of the machines that run pulumi (e.g. your office /32s and the CI runner's), "
+            "or set private_endpoint_only: true and run pulumi from inside the network (docs/deploy.md)",
+        ))
+    world: list[str] = []
+    for i, text in enumerate(cidrs):
+        try:
+            net = ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            out.append(Problem(f"{path}.public_endpoint_cidrs[{i}]", f"{text!r} is not a CIDR block ({exc})",
+                               "write it as a.b.c.d/n with the host bits zero, e.g. 203.0.113.0/24"))
+            continue
+        if not isinstance(net, ipaddress.IPv4Network):
+            # EKS publicAccessCidrs and AKS authorizedIPRanges are IPv4 CIDR lists.
+            out.append(Problem(f"{path}.public_endpoint_cidrs[{i}]", f"{text} is IPv6", "list the IPv4 egress ranges"))
+        elif net.prefixlen == 0:
+            world.append(text)
+        elif any(net.subnet_of(r) for r in _NEVER_PUBLIC):
+            out.append(Problem(f"{path}.public_endpoint_cidrs[{i}]",
+                               f"{text} is a private range; the public endpoint only ever sees public source addresses",
+                               "list the public egress address (curl -s https://checkip.amazonaws.com), or use private_endpoint_only"))
+    if world and not cluster.allow_api_from_anywhere:
+        out.append(Problem(f"{path}.public_endpoint_cidrs", f"{', '.join(world)} opens the Kubernetes API to the whole internet",
+                           "list your egress CIDRs instead; if you really mean everyone, also set allow_api_from_anywhere: true"))
+    if cluster.allow_api_from_anywhere and not world:
+        out.append(Problem(f"{path}.allow_api_from_anywhere", "set, but no 0.0.0.0/0 is listed",
+                           "drop allow_api_from_anywhere"))
+    return out
+
+
+def cluster_problems(cluster: ClusterSpec, path: str) -> list[Problem]:
+    """Cluster choices that cannot work together. The API endpoint rules and cloud-specific
+    ones are checked when a cluster is built (GpuCluster), so a spec can be planned without them."""
+    out: list[Problem] = []
+    if cluster.kube_prometheus_stack and cluster.prometheus is not None:
+        out.append(Problem(f"{path}.prometheus", "an existing Prometheus is named and kube_prometheus_stack is also on",
+                           "drop kube_prometheus_stack to use the existing Prometheus, or drop prometheus to install one"))
+    if cluster.kube_prometheus_stack is False and cluster.prometheus is None:
+        out.append(Problem(f"{path}.kube_prometheus_stack",
+                           "off, and no existing Prometheus is named: the ServiceMonitors, PodMonitors and PrometheusRules "
+                           "would have no CRDs and KEDA no metrics to scale on",
+                           "name the existing one under cluster.prometheus (url, namespace, selector_labels), or drop kube_prometheus_stack: false"))
+    if cluster.prometheus is not None and not re.match(r"^https?://[^/\s]+", cluster.prometheus.url):
+        out.append(Problem(f"{path}.prometheus.url", f"{cluster.prometheus.url!r} is not an http(s) URL",
+                           "write the in-cluster address, e.g. http://prometheus-operated.monitoring.svc:9090"))
+    return out
 
 
 DEFAULT_REGION = {"aws": "us-east-1", "azure": "eastus"}

@@ -16,7 +16,17 @@ import pulumi
 
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import NodePoolPlan, Plan
-from gpuforge.spec import ClusterSpec, DeploymentSpec
+from gpuforge.spec import ClusterSpec, DeploymentSpec, api_endpoint_problems
+
+
+def replicas_that_fit(pool: NodePoolPlan, serving: Any, nodes: int | None = None) -> int:
+    """Replicas `nodes` GPU nodes of the pool hold (default: its max size): whole multi-node
+    replicas, or as many single-node replicas as the node's GPUs fit."""
+    nodes = pool.max_nodes if nodes is None else nodes
+    if pool.nodes_per_replica > 1:
+        return nodes // pool.nodes_per_replica
+    per_node = max(1, pool.gpus_per_node // max(1, serving.gpus_per_replica))
+    return nodes * per_node
 
 
 @dataclass
@@ -26,14 +36,16 @@ class GpuClusterArgs:
     Attributes:
         name: cluster name (EKS cluster / AKS managed cluster).
         plans: every plan that will run on the cluster; they decide fabric add-ons.
-        cluster: the stack's cluster spec (new or existing, admins, endpoint access).
-        kube_prometheus_stack: install Prometheus/Grafana for teams without one.
+        cluster: the stack's cluster spec (new or existing, admins, endpoint access,
+            monitoring prerequisites, node autoscaling).
+        kube_prometheus_stack: install kube-prometheus-stack; None: as the cluster spec says
+            (yes, unless it names an existing Prometheus).
     """
 
     name: str
     plans: Sequence[Plan]
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
-    kube_prometheus_stack: bool = False
+    kube_prometheus_stack: bool | None = None
     serving_namespaces: tuple[str, ...] = ()  # created once here, shared by the model servers
 
     def problems(self) -> list[Problem]:
@@ -52,10 +64,44 @@ class GpuClusterArgs:
             )
         c = self.cluster
         cloud = self.plans[0].node_pool.cloud
+        out += api_endpoint_problems(c, "cluster")
         if c.mode == "existing" and cloud == "aws" and not (c.vpc_id and c.subnet_ids_by_zone):
             out.append(Problem("cluster.subnet_ids_by_zone", "an existing EKS cluster needs the VPC and node subnets", "set cluster.vpc_id and cluster.subnet_ids_by_zone"))
         if c.mode == "existing" and cloud == "azure" and not c.resource_group:
             out.append(Problem("cluster.resource_group", "an existing AKS cluster needs its resource group", "set cluster.resource_group"))
+        if c.mode == "existing" and cloud == "azure" and not c.subnet_id:
+            out.append(
+                Problem(
+                    "cluster.subnet_id",
+                    "an existing AKS cluster needs the subnet its node pools use; without it the GPU pools would land in a new VNet "
+                    "the cluster cannot reach",
+                    "set cluster.subnet_id to the vnetSubnetId of its pools "
+                    "(az aks nodepool list -g <rg> --cluster-name <name> --query '[].vnetSubnetId' -o tsv)",
+                )
+            )
+        if c.resource_group_exists and (cloud != "azure" or c.mode == "existing" or not c.resource_group):
+            out.append(
+                Problem(
+                    "cluster.resource_group_exists",
+                    "only means something for a new AKS cluster in a named resource group",
+                    "drop it, or set cluster.resource_group to the existing group",
+                )
+            )
+        if c.register_infiniband_feature and cloud != "azure":
+            out.append(Problem("cluster.register_infiniband_feature", "an Azure subscription feature, the stack is on AWS", "drop it"))
+        if cloud == "aws" and c.mode == "new" and c.admin_principals and c.creator_admin:
+            # EKS creates an access entry for the creator (bootstrapClusterCreatorAdminPermissions);
+            # one for the same principal among admin_principals is a 409 ResourceInUseException
+            # (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
+            out.append(
+                Problem(
+                    "cluster.creator_admin",
+                    "true together with admin_principals: when the identity running pulumi is one of them, EKS rejects the "
+                    "second access entry for it (409)",
+                    "drop creator_admin and run pulumi as one of admin_principals (default), or drop admin_principals",
+                )
+            )
+        out += self._autoscaling_problems()
         if c.mode == "new" and cloud == "azure" and not c.admin_principals:
             out.append(
                 Problem(
@@ -65,6 +111,27 @@ class GpuClusterArgs:
                 )
             )
         return out
+
+    def _autoscaling_problems(self) -> list[Problem]:
+        """KEDA never asks for more replicas than the GPU pools may grow to."""
+        out: list[Problem] = []
+        for p in self.plans:
+            pool, serving = p.node_pool, p.serving
+            can_grow_to = replicas_that_fit(pool, serving)
+            if serving.max_replicas > can_grow_to:
+                out.append(
+                    Problem(
+                        f"deployments.{p.deployment}.target.max_replicas",
+                        f"KEDA may scale to {serving.max_replicas} replicas but pool {pool.name!r} grows to {pool.max_nodes} "
+                        f"nodes, which hold {can_grow_to}; the extra pods would stay Pending",
+                        f"lower target.max_replicas to {can_grow_to}, or raise the pool's max nodes",
+                    )
+                )
+        return out
+
+    @property
+    def installs_prometheus(self) -> bool:
+        return self.cluster.installs_prometheus() if self.kube_prometheus_stack is None else self.kube_prometheus_stack
 
     @property
     def cloud(self) -> str:
@@ -98,12 +165,18 @@ class GpuCluster(pulumi.ComponentResource):
             self._azure(name, args, pools, child)
 
         from gpuforge.k8s import GpuPlatform, GpuPlatformArgs
+        from gpuforge.k8s.platform import ExistingPrometheus
 
+        c = args.cluster
         platform_args = GpuPlatformArgs.from_plans(
             pools,
             [p.serving for p in args.plans],
             node_image=self.node_image,
-            kube_prometheus_stack=args.kube_prometheus_stack,
+            kube_prometheus_stack=args.installs_prometheus,
+            prometheus=(
+                ExistingPrometheus(c.prometheus.url, c.prometheus.namespace, dict(c.prometheus.selector_labels)) if c.prometheus else None
+            ),
+            node_autoscaler=self.node_autoscaler,
             serving_namespaces=tuple(args.serving_namespaces),
         )
         self.platform = GpuPlatform(f"{name}-platform", platform_args, pulumi.ResourceOptions(parent=self, provider=self.provider))
@@ -128,13 +201,27 @@ class GpuCluster(pulumi.ComponentResource):
                 args.name,
                 self.network.private_subnet_ids,
                 admin_principal_arns=list(c.admin_principals),
-                endpoint_public_access=bool(c.public_endpoint_cidrs),
+                # The creator's own access entry only when no admin is listed: EKS refuses a
+                # second entry for the same principal (the Pulumi identity is usually an admin).
+                bootstrap_creator_admin=c.creator_is_admin(),
+                endpoint_public_access=not c.private_endpoint_only,
                 public_access_cidrs=list(c.public_endpoint_cidrs),
+                allow_public_from_anywhere=c.allow_api_from_anywhere,
+                cluster_autoscaler=c.node_autoscaler,
             )
         self.cluster = EksCluster(f"{name}-eks", cluster_args, child)
         self.provider = self.cluster.provider
         self.cluster_name = self.cluster.cluster_name
         self.node_image = DEFAULT_GPU_AMI_TYPE
+        self.node_autoscaler = None
+        association = self.cluster.cluster_autoscaler_association
+        if association is not None:
+            from gpuforge.aws.cluster import CLUSTER_AUTOSCALER_SERVICE_ACCOUNT
+            from gpuforge.k8s.platform import NodeAutoscaler
+
+            self.node_autoscaler = NodeAutoscaler(
+                self.cluster.cluster_name, args.region, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, depends_on=(association,)
+            )
 
     def _azure(self, name: str, args: GpuClusterArgs, pools: list[NodePoolPlan], child: pulumi.ResourceOptions) -> None:
         from gpuforge.azure import AksCluster, AksClusterArgs, Network, NetworkArgs
@@ -142,10 +229,22 @@ class GpuCluster(pulumi.ComponentResource):
         c = args.cluster
         self.network = Network(
             f"{name}-network",
-            NetworkArgs(location=args.region, resource_group_name=c.resource_group, existing_subnet_id=c.subnet_id),
+            NetworkArgs(
+                location=args.region,
+                resource_group_name=c.resource_group,
+                # A new cluster's group is created here unless the stack says it exists.
+                create_resource_group=c.mode == "new" and not c.resource_group_exists,
+                existing_subnet_id=c.subnet_id,
+            ),
             child,
         )
-        overrides: dict[str, Any] = {"private_cluster": not c.public_endpoint_cidrs}
+        overrides: dict[str, Any] = {
+            "private_cluster": c.private_endpoint_only,
+            "authorized_ip_ranges": tuple(c.public_endpoint_cidrs),
+            "allow_public_from_anywhere": c.allow_api_from_anywhere,
+            "network_scope": self.network.vnet_id,
+            "register_infiniband_feature": c.register_infiniband_feature,
+        }
         if c.mode == "existing":
             overrides["existing_cluster_name"] = c.name
         self.cluster = AksCluster(
@@ -162,6 +261,23 @@ class GpuCluster(pulumi.ComponentResource):
         self.provider = self.cluster.provider
         self.cluster_name = self.cluster.cluster_name
         self.node_image = "Install"
+        self.node_autoscaler = None  # AKS: the managed cluster autoscaler, enabled per GPU pool
+
+    @property
+    def autoscales(self) -> bool:
+        """GPU pools follow the replicas KEDA asks for (the spec's node_autoscaler)."""
+        return self.args.cluster.node_autoscaler
+
+    def sized_plan(self, plan: Plan) -> Plan:
+        """The plan as this cluster runs it: without a node autoscaler the pools stay at the
+        planned size, so KEDA's maximum comes down to the planned replicas."""
+        if self.autoscales:
+            return plan
+        from dataclasses import replace
+
+        pool = replace(plan.node_pool, min_nodes=plan.node_pool.desired_nodes, max_nodes=plan.node_pool.desired_nodes)
+        serving = replace(plan.serving, max_replicas=plan.serving.replicas, min_replicas=min(plan.serving.min_replicas, plan.serving.replicas))
+        return replace(plan, node_pool=pool, serving=serving)
 
     def node_pool(self, name: str, pool: NodePoolPlan, opts: pulumi.ResourceOptions) -> Any:
         """Build the cloud's GPU node pool for one planned pool on this cluster."""
@@ -178,6 +294,9 @@ class GpuCluster(pulumi.ComponentResource):
                     vpc_id=self.network.vpc_id,
                     cluster_security_group_id=self.cluster.cluster_security_group_id,
                     node_role_arn=node_role,
+                    # The autoscaler moves desiredSize; a re-run must not reset it (EKS API
+                    # NodegroupScalingConfig: "you shouldn't change the desiredSize value directly").
+                    autoscaler_owns_desired=self.autoscales,
                 ),
                 opts,
             )
@@ -225,12 +344,13 @@ class ModelDeployment(pulumi.ComponentResource):
 
             plan = plan_deployment(args.spec).to_plan()
         super().__init__("gpuforge:index:ModelDeployment", name, None, opts)
-        self.plan = plan
         cluster = args.cluster or GpuCluster(
             f"{name}-cluster",
             GpuClusterArgs(name=args.spec.cluster.name or name, plans=[plan], cluster=args.spec.cluster, serving_namespaces=(args.spec.serving.namespace,)),
             pulumi.ResourceOptions(parent=self),
         )
+        plan = cluster.sized_plan(plan)
+        self.plan = plan
         self.node_pool = cluster.node_pool(f"{name}-gpu", plan.node_pool, pulumi.ResourceOptions(parent=self))
 
         from gpuforge.k8s import (
@@ -254,14 +374,19 @@ class ModelDeployment(pulumi.ComponentResource):
             hostname=serving.hostname,
             crd_dependencies=tuple(platform.crd_dependencies),
             create_namespace=serving.namespace not in platform.namespaces,
+            namespace_dependencies=tuple(platform.namespaces[n] for n in (serving.namespace,) if n in platform.namespaces),
+            # KEDA queries the Prometheus that exists: the one the platform installed or named.
             **({"prometheus_url": platform.prometheus_url} if platform.prometheus_url else {}),  # type: ignore[arg-type]
+            **({"monitoring_namespace": platform.prometheus_namespace} if platform.prometheus_namespace else {}),  # type: ignore[arg-type]
         )
         self.server = ModelServer(f"{name}-server", server_args, k8s_opts)
         monitoring_args = ServingMonitoringArgs.from_plan(
             plan.serving,
             namespace=serving.namespace,
             dcgm=platform.dcgm_target,
+            prometheus_labels=platform.prometheus_labels,
             crd_dependencies=tuple(platform.crd_dependencies),
+            namespace_dependencies=tuple(platform.namespaces[n] for n in (serving.namespace,) if n in platform.namespaces),
         )
         self.monitoring = ServingMonitoring(
             f"{name}-monitoring", monitoring_args, pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[self.server])

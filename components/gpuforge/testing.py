@@ -75,6 +75,9 @@ class Recorder(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     calls: list[tuple[str, dict]] = field(default_factory=list)
     _parents: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: URN -> (type, name, dependency URNs, provider URN or "") of every registration, custom or
+    #: component, as the engine would see them: what the deploy-order tests walk.
+    graph: dict[str, tuple[str, str, list[str], str]] = field(default_factory=dict)
 
     def monitor(self) -> MockMonitor:
         """A MockMonitor that also remembers each registration's parent and secret inputs."""
@@ -84,7 +87,13 @@ class Recorder(pulumi.runtime.Mocks):
         def register_resource(request):
             key = (request.type, request.name)
             self._parents[key] = request.parent
-            return register(request)
+            response = register(request)
+            provider = (request.provider or "").rsplit("::", 1)[0] if request.provider else ""
+            deps = list(request.dependencies)
+            if request.parent:
+                deps.append(request.parent)
+            self.graph[response.urn] = (request.type, request.name, deps, provider)
+            return response
 
         monitor.RegisterResource = register_resource  # type: ignore[method-assign]
         return monitor
@@ -108,6 +117,14 @@ class Recorder(pulumi.runtime.Mocks):
             outputs["vpcConfig"] = {**outputs.get("vpcConfig", {}), "clusterSecurityGroupId": "sg-0cluster"}
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             outputs["latestVersion"] = 1
+        if args.typ == "azure-native:containerservice:ManagedCluster":
+            identity = outputs.get("identity") or {}
+            if isinstance(identity.get("userAssignedIdentities"), list):
+                # Input: a list of identity ids; output (what Azure returns): id -> details.
+                outputs["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]}}
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            outputs["principalId"] = "11111111-1111-4111-8111-111111111111"
+            outputs["clientId"] = "22222222-2222-4222-8222-222222222222"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -130,6 +147,9 @@ class Recorder(pulumi.runtime.Mocks):
                 "version": "1.35",
                 "arn": f"arn:aws:eks:us-east-1:123456789012:cluster/{name}",
             }
+        if token == "azure-native:authorization:getClientConfig":
+            return {"subscriptionId": "00000000-0000-4000-8000-0000000000aa", "tenantId": "00000000-0000-4000-8000-0000000000bb",
+                    "clientId": "c", "objectId": "00000000-0000-4000-8000-0000000000cc"}
         if token == "azure-native:containerservice:listManagedClusterUserCredentials":
             return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(_AKS_KUBECONFIG.encode()).decode()}]}
         if token == "azure-native:containerservice:getManagedCluster":
@@ -150,6 +170,19 @@ class Recorder(pulumi.runtime.Mocks):
         hits = [r for r in self.of_type(typ) if name in (None, r.name)]
         assert len(hits) == 1, f"expected one {typ} {name or ''}, got {[h.name for h in hits]}"
         return hits[0]
+
+    def depends_transitively(self, urn: str) -> set[str]:
+        """Every URN `urn` waits for before the engine creates it: its dependencies, its
+        provider (and what that waits for) and its parent, transitively."""
+        seen: set[str] = set()
+        todo = [urn]
+        while todo:
+            _, _, deps, provider = self.graph.get(todo.pop(), ("", "", [], ""))
+            for d in deps + ([provider] if provider else []):
+                if d not in seen:
+                    seen.add(d)
+                    todo.append(d)
+        return seen
 
     def wait(self, *resources: pulumi.Resource) -> None:
         """Block until the given resources (and so their children) are registered."""

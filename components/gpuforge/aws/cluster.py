@@ -50,6 +50,11 @@ class EksClusterArgs:
             Kubernetes provider authenticates as that identity unless kubeconfig_role_arn).
         endpoint_public_access: also expose the API endpoint publicly...
         public_access_cidrs: ...to these CIDRs only (required with a public endpoint).
+        allow_public_from_anywhere: the explicit opt-in a /0 in public_access_cidrs needs.
+        network_policy: have the VPC CNI enforce Kubernetes NetworkPolicies (its
+            `enableNetworkPolicy` add-on setting; new clusters only).
+        cluster_autoscaler: create the IAM role and Pod Identity association the Cluster
+            Autoscaler (installed by GpuPlatform) scales the managed node groups with.
         log_types: control-plane log types sent to CloudWatch.
         log_retention_days: retention of the control-plane log group.
         addon_versions: add-on name -> version; defaults pinned in `versions.py`.
@@ -70,6 +75,9 @@ class EksClusterArgs:
     bootstrap_creator_admin: bool = True
     endpoint_public_access: bool = False
     public_access_cidrs: Sequence[str] = ()
+    allow_public_from_anywhere: bool = False
+    network_policy: bool = True
+    cluster_autoscaler: bool = True
     log_types: Sequence[str] = ("api", "audit", "authenticator")
     log_retention_days: int = 30
     addon_versions: Mapping[str, str] = field(default_factory=lambda: dict(ADDON_VERSIONS))
@@ -153,6 +161,15 @@ class EksClusterArgs:
                 )
             )
         out += cidr_problems("public_access_cidrs", self.public_access_cidrs)
+        world = [c for c in self.public_access_cidrs if c.strip().endswith("/0")]
+        if world and not self.allow_public_from_anywhere:
+            out.append(
+                Problem(
+                    "public_access_cidrs",
+                    f"{', '.join(world)} opens the Kubernetes API endpoint to the whole internet",
+                    "list the CIDRs that run pulumi and kubectl; if you mean everyone, set allow_public_from_anywhere=True",
+                )
+            )
         bad_logs = [t for t in self.log_types if t not in LOG_TYPES]
         if bad_logs:
             out.append(Problem("log_types", f"unknown log types {bad_logs}", f"use some of {', '.join(LOG_TYPES)}"))
@@ -184,6 +201,65 @@ class EksClusterArgs:
                 )
             )
         return out
+
+
+def addon_configuration(addon: str, args: EksClusterArgs) -> str | None:
+    """The add-on's configurationValues (JSON), or None for the add-on's defaults.
+
+    vpc-cni: `enableNetworkPolicy: "true"` starts the network policy agent beside the CNI so
+    NetworkPolicies are enforced; without it EKS stores them and enforces nothing (EKS user
+    guide, https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html,
+    "Amazon EKS add-on"; needs VPC CNI 1.14 or later, the pin is newer).
+    """
+    if addon == "vpc-cni" and args.network_policy:
+        return json.dumps({"enableNetworkPolicy": "true"}, sort_keys=True)
+    return None
+
+
+#: Namespace and service account the Cluster Autoscaler runs as (GpuPlatform's release).
+CLUSTER_AUTOSCALER_NAMESPACE = "kube-system"
+CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+
+
+def cluster_autoscaler_policy(cluster_name: str) -> str:
+    """IAM policy of the Cluster Autoscaler on managed node groups.
+
+    The "Full Cluster Autoscaler Features Policy" of the AWS cloud provider README
+    (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md @55c37cd5, 2026-08-22):
+    read-only discovery on `*` (eks:DescribeNodegroup lets it scale a managed node group up
+    from zero with the group's labels and taints), and the two write actions limited to the
+    Auto Scaling groups EKS tags `k8s.io/cluster-autoscaler/<cluster>: owned` for this cluster,
+    as the README's minimal policy suggests.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeLaunchConfigurations",
+                        "autoscaling:DescribeScalingActivities",
+                        "ec2:DescribeImages",
+                        "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:GetInstanceTypesFromInstanceRequirements",
+                        "eks:DescribeNodegroup",
+                    ],
+                    "Resource": ["*"],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                    "Resource": ["*"],
+                    "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str, role_arn: str | None = None) -> str:
@@ -245,6 +321,8 @@ class EksCluster(pulumi.ComponentResource):
         cni_pod_identity: the vpc-cni add-on runs on its own Pod Identity role, so node roles
             need no CNI policy (True for new clusters; unknown, so False, for existing ones).
         region: the region.
+        cluster_autoscaler_association: the Cluster Autoscaler's Pod Identity association (new
+            clusters with cluster_autoscaler), which its Helm release waits for; else None.
     """
 
     cluster_name: pulumi.Output[str]
@@ -262,6 +340,7 @@ class EksCluster(pulumi.ComponentResource):
             raise SpecError(f"EksCluster {name!r}", problems)
         super().__init__("gpuforge:aws:EksCluster", name, None, opts)
         self.region = args.region
+        self.cluster_autoscaler_association: pulumi.Resource | None = None
         provider_deps: list[pulumi.Resource] = []
         if args.existing:
             ca_data = self._adopt(args)
@@ -375,6 +454,8 @@ class EksCluster(pulumi.ComponentResource):
         access = self._admins(name, args, cluster, part)
         addons = self._addons(name, args, cluster, part, tags)
         self.cni_pod_identity = True
+        if args.cluster_autoscaler:
+            self._cluster_autoscaler(name, args, cluster, addons["eks-pod-identity-agent"], tags)
 
         node_role, node_policies = iam.node_role(f"{name}-node", self, part, cni_policy=False, ssm=args.ssm_access, tags=tags)
         self.node_role_arn = node_role.arn
@@ -416,6 +497,32 @@ class EksCluster(pulumi.ComponentResource):
                 addons[addon] = self._addon(name, addon, args, cluster, part, tags, depends_on=[system])
         ca = cluster.certificate_authority.apply(lambda c: _dig(c, "data"))
         return ca, [*access, system]
+
+    def _cluster_autoscaler(
+        self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster, agent: aws.eks.Addon, tags: dict[str, str]
+    ) -> None:
+        role = aws.iam.Role(
+            f"{name}-cluster-autoscaler",
+            assume_role_policy=iam.POD_IDENTITY_TRUST,
+            description=f"Cluster Autoscaler of {args.cluster_name}",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-cluster-autoscaler",
+            role=role.name,
+            policy=cluster_autoscaler_policy(args.cluster_name),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.cluster_autoscaler_association = aws.eks.PodIdentityAssociation(
+            f"{name}-cluster-autoscaler",
+            cluster_name=cluster.name,
+            namespace=CLUSTER_AUTOSCALER_NAMESPACE,
+            service_account=CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+            role_arn=role.arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, agent]),
+        )
 
     def _admins(self, name: str, args: EksClusterArgs, cluster: aws.eks.Cluster, part: pulumi.Output[str]) -> list[pulumi.Resource]:
         out: list[pulumi.Resource] = []
@@ -476,6 +583,7 @@ class EksCluster(pulumi.ComponentResource):
             cluster_name=cluster.name,
             addon_name=addon,
             addon_version=args.addon_versions[addon],
+            configuration_values=addon_configuration(addon, args),
             pod_identity_associations=associations,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",

@@ -39,6 +39,16 @@ EKS_CAPACITY_TYPE = {"on-demand": "ON_DEMAND", "spot": "SPOT", "capacity-block":
 RESERVED_CAPACITY = ("capacity-block", "reserved")
 
 LABEL_POOL = "gpuforge.io/pool"
+#: The label Cluster Autoscaler (>= 1.15) reads on AWS to know a node has GPUs, so it waits for
+#: the device plugin instead of scaling up again (kubernetes/autoscaler cloudprovider/aws/README.md
+#: "GPU Node Groups").
+LABEL_ACCELERATOR = "k8s.amazonaws.com/accelerator"
+#: Node group updates: replace one node at a time and never launch the replacement first. The
+#: MINIMAL strategy "terminates the old instances before launching the new instances ... useful
+#: ... with hardware accelerators such as GPUs" (EKS API NodegroupUpdateConfig.updateStrategy,
+#: https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupUpdateConfig.html), so an
+#: AMI update needs no spare GPU capacity (nor room in a capacity block or reservation).
+GPU_UPDATE_CONFIG = {"max_unavailable": 1, "update_strategy": "MINIMAL"}
 LABEL_GPU = "gpuforge.io/gpu"
 LABEL_FABRIC_DOMAIN = "gpuforge.io/fabric-domain"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
@@ -173,6 +183,14 @@ class GpuNodePoolArgs:
             cluster_security_group_id=cluster_security_group_id,
             node_role_arn=node_role_arn,
         )
+        if pool.capacity_type == "capacity-block":
+            # Created at zero: before the block starts no instance can launch in it, and a
+            # desired size above zero would fail the node group's creation (EKS user guide,
+            # https://docs.aws.amazon.com/eks/latest/userguide/capacity-blocks.html: "If you create
+            # a ... node group prior to the capacity reservation becoming active, then set the
+            # desired capacity to 0"; capacity-blocks-mng.html: desired 0 when upgrading). The
+            # node autoscaler grows it to the pending replicas once the block is active.
+            kwargs.update(desired_nodes=0, min_nodes=0)
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -681,6 +699,7 @@ class GpuNodePool(pulumi.ComponentResource):
             LABEL_POOL: label_value(d.pool_name),
             LABEL_GPU: d.instance.gpu,
             LABEL_FABRIC_DOMAIN: fabric_domain,
+            LABEL_ACCELERATOR: d.instance.gpu,
         }
         group = aws.eks.NodeGroup(
             name,
@@ -693,7 +712,7 @@ class GpuNodePool(pulumi.ComponentResource):
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             labels=self.labels,
             taints=[GPU_TAINT],
-            update_config={"max_unavailable": 1},
+            update_config=GPU_UPDATE_CONFIG,
             version=args.kubernetes_version,
             tags=tags,
             opts=pulumi.ResourceOptions(
@@ -703,6 +722,22 @@ class GpuNodePool(pulumi.ComponentResource):
             ),
         )
         self.node_group_name = group.node_group_name
+        if d.efa:
+            # Scale-up from zero: the autoscaler builds a template node from the instance type
+            # (GPUs) and the node group (labels, taints), but cannot know the EFA device plugin's
+            # resource, which multi-node pods request; an ASG tag tells it (kubernetes/autoscaler
+            # cloudprovider/aws/README.md, "k8s.io/cluster-autoscaler/node-template/resources/
+            # <resource-name>"). EKS does not copy node group tags to its ASG, so tag it here.
+            aws.autoscaling.Tag(
+                f"{name}-efa-template",
+                autoscaling_group_name=group.resources.apply(_asg_name),
+                tag={
+                    "key": "k8s.io/cluster-autoscaler/node-template/resources/vpc.amazonaws.com/efa",
+                    "value": str(d.efa_interfaces),
+                    "propagate_at_launch": False,
+                },
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         self.register_outputs(
             {
@@ -713,3 +748,20 @@ class GpuNodePool(pulumi.ComponentResource):
                 "efa_security_group_id": self.efa_security_group_id,
             }
         )
+
+
+def _asg_name(resources: Any) -> str | None:
+    """The Auto Scaling group name in a node group's `resources` output."""
+
+    def field_of(value: Any, snake: str, camel: str) -> Any:
+        found = getattr(value, snake, None)
+        if found is None and isinstance(value, dict):
+            found = dict.get(value, camel, dict.get(value, snake))
+        return found
+
+    for r in resources or []:
+        for g in field_of(r, "autoscaling_groups", "autoscalingGroups") or []:
+            name = field_of(g, "name", "name")
+            if name:
+                return name
+    return None

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.containerservice as containerservice
 import pulumi_azure_native.features as features
+import pulumi_azure_native.managedidentity as managedidentity
 import pulumi_kubernetes as k8s
 import yaml
 
@@ -24,6 +26,9 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # AKS cluster names: 1-63 letters, digits, '-' or '_', starting and ending alphanumeric.
 CLUSTER_NAME = re.compile(r"^[A-Za-z0-9](?:[-\w]{0,61}[A-Za-z0-9])?$")
 SKU_TIERS = ("Free", "Standard", "Premium")
+# Built-in "Network Contributor" role (Azure built-in roles, Networking:
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/networking).
+NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 
 
 @dataclass
@@ -41,14 +46,27 @@ class AksClusterArgs:
         existing_cluster_name: use this cluster in `resource_group_name` instead of creating one.
         kubernetes_version: `<major>.<minor>` (AKS picks the latest GA patch) or a full patch.
         private_cluster: API server on a private endpoint in the node VNet only.
+        authorized_ip_ranges: the only sources the public API server accepts
+            (apiServerAccessProfile.authorizedIPRanges). Required for a public API server unless
+            allow_public_from_anywhere.
+        allow_public_from_anywhere: the explicit opt-in for a public API server open to every
+            address (no ranges, or a /0 among them).
+        network_scope: the VNet (or subnet) the cluster identity gets Network Contributor on.
+            Set with a custom `node_subnet_id`: AKS manages load balancers, NICs and route
+            tables in it with the cluster identity, and fails with LinkedAuthorizationFailed
+            without the role. None with no custom subnet.
+        network_policy: the NetworkPolicy engine: `cilium` (Azure CNI Powered by Cilium, which
+            also sets the dataplane).
         system_vm_size / system_node_count / system_zones: the System pool for controllers.
         pod_cidr / service_cidr / dns_service_ip: Azure CNI overlay address ranges; none may
             overlap the VNet.
         sku_tier: AKS control-plane tier; Standard carries the uptime SLA.
         infiniband: InfiniBand pools are planned on this cluster.
         register_infiniband_feature: when `infiniband`, register the `AKSInfinibandSupport`
-            subscription feature here (needs subscription-level rights). False makes it a
-            precondition listed in `preconditions`.
+            subscription feature here (needs subscription-level rights; the resource fails when
+            the registration object already exists, pulumi/pulumi-azure-native#1722, so it is
+            off by default). False (default) lists the idempotent `az feature register` command
+            in `preconditions` instead.
         kubelogin_login: how the kubeconfig gets Entra ID tokens (`kubelogin get-token --login`).
         tags: tags for every Azure resource created here.
     """
@@ -60,6 +78,10 @@ class AksClusterArgs:
     existing_cluster_name: str | None = None
     kubernetes_version: str = versions.KUBERNETES_VERSION
     private_cluster: bool = False
+    authorized_ip_ranges: Sequence[str] = ()
+    allow_public_from_anywhere: bool = False
+    network_scope: pulumi.Input[str] | None = None
+    network_policy: str = "cilium"
     system_vm_size: str = versions.SYSTEM_POOL_VM_SIZE
     system_node_count: int = versions.SYSTEM_POOL_NODE_COUNT
     system_zones: Sequence[str] = ()
@@ -68,7 +90,7 @@ class AksClusterArgs:
     dns_service_ip: str = "10.0.0.10"
     sku_tier: str = "Standard"
     infiniband: bool = False
-    register_infiniband_feature: bool = True
+    register_infiniband_feature: bool = False
     kubelogin_login: str = versions.KUBELOGIN_DEFAULT_LOGIN
     tags: dict[str, str] = field(default_factory=dict)
     plan_problems: tuple[Problem, ...] = ()
@@ -137,6 +159,13 @@ class AksClusterArgs:
                                    "use the name shown by az aks list -o table"))
             return out
 
+        out += self._api_access_problems()
+        if self.network_policy not in NETWORK_POLICIES:
+            out.append(Problem("cluster.network_policy", f"{self.network_policy!r} is not an AKS NetworkPolicy engine gpuforge sets up",
+                               f"use one of {', '.join(NETWORK_POLICIES)}"))
+        if self.node_subnet_id is not None and self.network_scope is None:
+            out.append(Problem("cluster.network_scope", "a custom node subnet without a scope for the cluster identity's Network Contributor role",
+                               "pass the VNet id (Network.vnet_id) or the subnet id"))
         if not self.admin_group_object_ids:
             out.append(Problem("cluster.admin_group_object_ids", "empty: local accounts are disabled and Entra ID RBAC is on, "
                                "so no identity could use the new cluster (not even this Pulumi run)",
@@ -164,6 +193,33 @@ class AksClusterArgs:
                 out.append(Problem("cluster.dns_service_ip", f"{self.dns_service_ip!r} is not a usable address in {self.service_cidr}",
                                    f"use an address inside the service CIDR other than its first, e.g. {svc.network_address + 10}"))
         return out
+
+
+    def _api_access_problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        if self.private_cluster:
+            if self.authorized_ip_ranges:
+                # articles/aks/api-server-authorized-ip-ranges.md: the feature applies to the
+                # public endpoint; a private cluster has none.
+                out.append(Problem("cluster.authorized_ip_ranges", "set on a private cluster, which has no public API endpoint",
+                                   "drop authorized_ip_ranges, or make the cluster public"))
+            return out
+        world = [r for r in self.authorized_ip_ranges if r.strip().endswith("/0")]
+        if (not self.authorized_ip_ranges or world) and not self.allow_public_from_anywhere:
+            out.append(Problem("cluster.authorized_ip_ranges",
+                               "the public API server would accept connections from every address",
+                               "list the CIDRs that run pulumi and kubectl, or use private_cluster=True; "
+                               "allow_public_from_anywhere=True only if you mean everyone"))
+        for i, r in enumerate(self.authorized_ip_ranges):
+            _cidr(r, f"cluster.authorized_ip_ranges[{i}]", out)
+        return out
+
+
+#: AKS network policy engines gpuforge configures -> the dataplane each needs. Cilium
+#: enforcement requires networkDataplane cilium (containerservice NetworkPolicy enum in the
+#: pinned SDK) and runs with Azure CNI overlay (https://learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium).
+#: Azure Network Policy Manager is left out: its support with overlay was not verified here.
+NETWORK_POLICIES = {"cilium": "cilium"}
 
 
 def _cidr(text: str, path: str, out: list[Problem]) -> ipaddress.IPv4Network | None:
@@ -312,6 +368,49 @@ class AksCluster(pulumi.ComponentResource):
             "preconditions": self.preconditions,
         })
 
+    def _cluster_identity(self, name: str, args: AksClusterArgs) -> containerservice.ManagedClusterIdentityArgs:
+        """The cluster (control plane) identity, with Network Contributor on a custom VNet.
+
+        AKS documents that with a custom VNet the cluster identity needs at least Network
+        Contributor on the subnet (https://learn.microsoft.com/azure/aks/use-managed-identity,
+        "Bring your own control plane managed identity"; permissions in
+        https://learn.microsoft.com/azure/aks/aks-service-permissions). A system-assigned
+        identity only exists once the cluster does, too late for that role, so the cluster
+        gets a user-assigned identity created and granted first.
+        """
+        self.identity = None
+        self.network_role_assignments: list[pulumi.Resource] = []
+        if args.node_subnet_id is None:
+            return containerservice.ManagedClusterIdentityArgs(type=containerservice.ResourceIdentityType.SYSTEM_ASSIGNED)
+        child = pulumi.ResourceOptions(parent=self)
+        self.identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=args.tags or None,
+            opts=child,
+        )
+        subscription = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self)).subscription_id
+        self.network_role_assignments.append(
+            authorization.RoleAssignment(
+                f"{name}-network-contributor",
+                principal_id=self.identity.principal_id,
+                # A new identity may not have replicated yet; naming its type skips the lookup
+                # that would fail (role assignment docs, "principalType").
+                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+                role_definition_id=pulumi.Output.concat(
+                    "/subscriptions/", subscription, "/providers/Microsoft.Authorization/roleDefinitions/", NETWORK_CONTRIBUTOR_ROLE
+                ),
+                scope=args.network_scope,
+                description=f"AKS cluster identity of {name}: manage load balancers and NICs in its VNet",
+                opts=child,
+            )
+        )
+        return containerservice.ManagedClusterIdentityArgs(
+            type=containerservice.ResourceIdentityType.USER_ASSIGNED,
+            user_assigned_identities=[self.identity.id],
+        )
+
     def _new_cluster(self, name: str, args: AksClusterArgs) -> containerservice.ManagedCluster:
         system_pool = containerservice.ManagedClusterAgentPoolProfileArgs(
             name="system",
@@ -324,11 +423,17 @@ class AksCluster(pulumi.ComponentResource):
             os_sku="Ubuntu",
             vnet_subnet_id=args.node_subnet_id,
         )
-        api_access = (
-            containerservice.ManagedClusterAPIServerAccessProfileArgs(enable_private_cluster=True)
-            if args.private_cluster else None
-        )
-        depends = [self.infiniband_feature] if self.infiniband_feature is not None else []
+        if args.private_cluster:
+            api_access = containerservice.ManagedClusterAPIServerAccessProfileArgs(enable_private_cluster=True)
+        else:
+            # Only these sources reach the public API server
+            # (https://learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges).
+            api_access = containerservice.ManagedClusterAPIServerAccessProfileArgs(
+                authorized_ip_ranges=list(args.authorized_ip_ranges) or None,
+            )
+        depends: list[pulumi.Resource] = [self.infiniband_feature] if self.infiniband_feature is not None else []
+        identity = self._cluster_identity(name, args)
+        depends += self.network_role_assignments
         return containerservice.ManagedCluster(
             name,
             resource_group_name=args.resource_group_name,
@@ -336,9 +441,7 @@ class AksCluster(pulumi.ComponentResource):
             dns_prefix=re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")[:54] or "aks",
             kubernetes_version=args.kubernetes_version,
             sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=args.sku_tier),
-            identity=containerservice.ManagedClusterIdentityArgs(
-                type=containerservice.ResourceIdentityType.SYSTEM_ASSIGNED,
-            ),
+            identity=identity,
             agent_pool_profiles=[system_pool],
             enable_rbac=True,
             aad_profile=containerservice.ManagedClusterAADProfileArgs(
@@ -354,6 +457,10 @@ class AksCluster(pulumi.ComponentResource):
             network_profile=containerservice.ContainerServiceNetworkProfileArgs(
                 network_plugin=containerservice.NetworkPlugin.AZURE,
                 network_plugin_mode=containerservice.NetworkPluginMode.OVERLAY,
+                # Enforce the serving NetworkPolicies (without an engine AKS stores them and
+                # enforces nothing: NetworkPolicy "none" is the API default).
+                network_dataplane=NETWORK_POLICIES[args.network_policy],
+                network_policy=args.network_policy,
                 pod_cidr=args.pod_cidr,
                 service_cidr=args.service_cidr,
                 dns_service_ip=args.dns_service_ip,

@@ -29,7 +29,9 @@ class NetworkArgs:
 
     Attributes:
         location: Azure region, e.g. `eastus2`.
-        resource_group_name: an existing resource group to use; None creates one.
+        resource_group_name: the resource group's name; None creates one with a generated name.
+        create_resource_group: create `resource_group_name` here (a new cluster's group); False
+            uses an existing group of that name (it must exist before `pulumi up`).
         existing_subnet_id: adopt this subnet for the nodes instead of creating a VNet.
         vnet_cidr: address space of a new VNet.
         node_subnet_cidr: node subnet inside `vnet_cidr`. With Azure CNI overlay only nodes
@@ -39,6 +41,7 @@ class NetworkArgs:
 
     location: str
     resource_group_name: str | None = None
+    create_resource_group: bool = True
     existing_subnet_id: str | None = None
     vnet_cidr: str = "10.224.0.0/16"
     node_subnet_cidr: str = "10.224.0.0/20"
@@ -52,6 +55,9 @@ class NetworkArgs:
         if self.resource_group_name is not None and not RESOURCE_GROUP_NAME.fullmatch(self.resource_group_name):
             out.append(Problem("network.resource_group_name", f"{self.resource_group_name!r} is not a valid resource group name",
                                "use 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'"))
+        if not self.create_resource_group and self.resource_group_name is None:
+            out.append(Problem("network.resource_group_name", "an existing resource group is to be used but none is named",
+                               "name it, or let the stack create one (create_resource_group=True)"))
         if self.existing_subnet_id is not None:
             if not SUBNET_ID.fullmatch(self.existing_subnet_id):
                 out.append(Problem("network.existing_subnet_id", f"{self.existing_subnet_id!r} is not a subnet resource id",
@@ -97,10 +103,22 @@ class Network(pulumi.ComponentResource):
         self.location = args.location
 
         self.resource_group: resources.ResourceGroup | None = None
-        if args.resource_group_name is None:
-            self.resource_group = resources.ResourceGroup(name, location=args.location, tags=args.tags or None, opts=child)
-            self.resource_group_name = self.resource_group.name
+        if args.create_resource_group:
+            # A new cluster's group: without it the first resource fails with ResourceGroupNotFound.
+            self.resource_group = resources.ResourceGroup(
+                name,
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                tags=args.tags or None,
+                opts=child,
+            )
+            named = args.resource_group_name
+            # Keep the dependency on the group (everything in it waits for its creation).
+            self.resource_group_name = (
+                self.resource_group.id.apply(lambda _: named) if named is not None else self.resource_group.name
+            )
         else:
+            assert args.resource_group_name is not None  # problems() refuses an unnamed existing group
             self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
 
         self.vnet: network.VirtualNetwork | None = None
@@ -108,6 +126,7 @@ class Network(pulumi.ComponentResource):
         self.vnet_id: pulumi.Output[str] | None = None
         if args.existing_subnet_id is not None:
             self.node_subnet_id = pulumi.Output.from_input(args.existing_subnet_id)
+            self.vnet_id = pulumi.Output.from_input(args.existing_subnet_id.split("/subnets/")[0])
         else:
             vnet = network.VirtualNetwork(
                 f"{name}-vnet",

@@ -65,6 +65,15 @@ def temp_disk_gib(inst: InstanceType) -> int | None:
     return int(match.group(2).replace(",", "")) if match and match.group(1) == "1" else None
 
 
+#: Node image / Kubernetes upgrades without surge nodes: AKS cordons, drains and reimages one
+#: node at a time instead of first adding an extra GPU VM (the default surge of 10% rounds up
+#: to one more VM, which needs spare GPU quota and capacity). maxSurge 0 with maxUnavailable is
+#: the AKS pattern for capacity-constrained pools (AgentPoolUpgradeSettings in the pinned
+#: 2025-09-01 API; https://learn.microsoft.com/azure/aks/stateful-workload-upgrades uses
+#: --max-surge 0 --max-unavailable 1).
+GPU_UPGRADE_SETTINGS = containerservice.AgentPoolUpgradeSettingsArgs(max_surge="0", max_unavailable="1")
+
+
 @dataclass
 class GpuNodePoolArgs:
     """One GPU agent pool.
@@ -501,6 +510,7 @@ class GpuNodePool(pulumi.ComponentResource):
             gpu_profile=containerservice.GPUProfileArgs(driver=args.gpu_driver),
             gpu_instance_profile=args.mig_profile,
             vnet_subnet_id=args.vnet_subnet_id,
+            upgrade_settings=GPU_UPGRADE_SETTINGS,
             tags=dict(args.tags) or None,
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=ignore),
         )

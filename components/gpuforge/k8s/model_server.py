@@ -168,6 +168,7 @@ class ModelServerArgs:
     create_namespace: bool = True
     wait_for_ready: bool = True
     crd_dependencies: Sequence[pulumi.Resource] = ()
+    namespace_dependencies: Sequence[pulumi.Resource] = ()  # the Namespace, when created elsewhere (GpuPlatform)
 
     # --- derived --------------------------------------------------------------------------
     @property
@@ -507,6 +508,7 @@ class ModelServer(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             ns_deps = [self.namespace]
+        ns_deps += list(a.namespace_dependencies)
         child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps)
         crd_child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps + list(a.crd_dependencies))
 

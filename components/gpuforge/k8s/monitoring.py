@@ -140,6 +140,7 @@ class ServingMonitoringArgs:
     grafana_dashboard: bool = True
     scrape_interval: str = "15s"
     crd_dependencies: Sequence[pulumi.Resource] = ()
+    namespace_dependencies: Sequence[pulumi.Resource] = ()  # the Namespace, when created elsewhere (GpuPlatform)
 
     @classmethod
     def from_plan(cls, serving: ServingPlan, *, namespace: str, **overrides: Any) -> ServingMonitoringArgs:
@@ -420,7 +421,7 @@ class ServingMonitoring(pulumi.ComponentResource):
         if problems:
             raise SpecError(f"ServingMonitoring {name!r}", problems)
         super().__init__("gpuforge:k8s:ServingMonitoring", name, None, opts)
-        crd_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.crd_dependencies))
+        crd_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.crd_dependencies) + list(args.namespace_dependencies))
         labels = {**instance_labels(args.name, "monitoring"), **args.prometheus_labels}
 
         self.pod_monitor = k8s.apiextensions.CustomResource(
@@ -508,7 +509,7 @@ class ServingMonitoring(pulumi.ComponentResource):
                     "labels": {**instance_labels(args.name, "monitoring"), "grafana_dashboard": "1"},
                 },
                 data={f"{args.name}.json": json.dumps(dash, indent=1, sort_keys=True)},
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.namespace_dependencies)),
             )
 
         self.register_outputs({"rule_name": self.rule_name})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -18,6 +18,7 @@ from gpuforge.k8s.manifests import (
     MANAGED_BY,
     MONITORING_NAMESPACE,
     POOL_LABEL,
+    PROMETHEUS_SELECTOR_LABELS,
     dns_label_problems,
     gpu_node_affinity,
     node_tolerations,
@@ -47,6 +48,38 @@ _AWS_DEFAULT_AMI = "AL2023_x86_64_NVIDIA"
 _AZURE_DEFAULT_DRIVER = "Install"
 
 
+@dataclass(frozen=True)
+class ExistingPrometheus:
+    """A Prometheus already on the cluster, run by the prometheus-operator (its CRDs installed).
+
+    Attributes:
+        url: in-cluster URL KEDA's Prometheus scaler queries.
+        namespace: where it runs (the model servers' NetworkPolicies admit scrapes from it).
+        selector_labels: labels its monitor and rule selectors require.
+    """
+
+    url: str
+    namespace: str
+    selector_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeAutoscaler:
+    """The Cluster Autoscaler for EKS managed node groups (AKS has its own, set per pool).
+
+    Attributes:
+        cluster_name: the EKS cluster whose tagged node groups it discovers.
+        region: the cluster's region.
+        service_account: the Kubernetes service account its Pod Identity association names.
+        depends_on: resources its credentials need first (the Pod Identity association).
+    """
+
+    cluster_name: pulumi.Input[str]
+    region: str
+    service_account: str = "cluster-autoscaler"
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
 @dataclass
 class GpuPlatformArgs:
     """What to install. Every add-on can be switched off when the cluster already has it.
@@ -66,6 +99,8 @@ class GpuPlatformArgs:
         keda: install KEDA (autoscaling on Prometheus queries).
         lws: install the LeaderWorkerSet controller (multi-node replicas).
         kube_prometheus_stack: install Prometheus, Alertmanager, Grafana and kube-state-metrics.
+        prometheus: an existing Prometheus to use instead (exclusive with kube_prometheus_stack).
+        node_autoscaler: install the Cluster Autoscaler (EKS); None: none (AKS runs its own).
         serving_namespaces: namespaces to create for the model servers, once per cluster (pass
             `create_namespace=False` to ModelServers that share one).
     """
@@ -85,6 +120,8 @@ class GpuPlatformArgs:
     monitoring_namespace: str = MONITORING_NAMESPACE
     serving_namespaces: tuple[str, ...] = ()
     tolerate_spot: bool = True
+    prometheus: ExistingPrometheus | None = None
+    node_autoscaler: NodeAutoscaler | None = None
 
     @property
     def uses_gpu_operator(self) -> bool:
@@ -115,9 +152,59 @@ class GpuPlatformArgs:
                 )
             )
         out += dns_label_problems("monitoring_namespace", self.monitoring_namespace)
+        out += self._monitoring_problems()
+        if self.node_autoscaler is not None and self.cloud != "aws":
+            out.append(
+                Problem(
+                    "node_autoscaler",
+                    "the Cluster Autoscaler release is for EKS managed node groups",
+                    "on AKS leave node_autoscaler unset: the managed cluster autoscaler runs per pool (enableAutoScaling)",
+                )
+            )
         for i, ns in enumerate(self.serving_namespaces):
             out += dns_label_problems(f"serving_namespaces[{i}]", ns)
         return out
+
+    def _monitoring_problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        if self.prometheus is None:
+            return out
+        if self.kube_prometheus_stack:
+            out.append(
+                Problem(
+                    "prometheus",
+                    "an existing Prometheus is named and kube_prometheus_stack is also on",
+                    "drop one of them: two operators would reconcile the same monitors",
+                )
+            )
+        out += dns_label_problems("prometheus.namespace", self.prometheus.namespace)
+        if not self.prometheus.url.startswith(("http://", "https://")):
+            out.append(Problem("prometheus.url", f"{self.prometheus.url!r} is not an http(s) URL", "use the in-cluster URL"))
+        return out
+
+    @property
+    def prometheus_url(self) -> str | None:
+        """The Prometheus KEDA and the alerts use: the one installed here, or the named one."""
+        if self.prometheus is not None:
+            return self.prometheus.url
+        if not self.kube_prometheus_stack:
+            return None
+        if self.monitoring_namespace == MONITORING_NAMESPACE:
+            return DEFAULT_PROMETHEUS_URL
+        return f"http://{KUBE_PROMETHEUS_STACK_RELEASE}-prometheus.{self.monitoring_namespace}.svc:9090"
+
+    @property
+    def prometheus_namespace(self) -> str | None:
+        if self.prometheus is not None:
+            return self.prometheus.namespace
+        return self.monitoring_namespace if self.kube_prometheus_stack else None
+
+    @property
+    def prometheus_labels(self) -> dict[str, str]:
+        """Labels monitors and rules carry so the Prometheus in use selects them."""
+        if self.prometheus is not None:
+            return dict(self.prometheus.selector_labels)
+        return dict(PROMETHEUS_SELECTOR_LABELS)
 
     @classmethod
     def from_plans(
@@ -277,21 +364,8 @@ class GpuPlatform(pulumi.ComponentResource):
             lws = self._release("lws", versions.LWS_CHART, LWS_NAMESPACE, {}, ns(LWS_NAMESPACE))
             self.crd_dependencies.append(lws)
 
-        if args.kube_prometheus_stack:
-            kps = self._release(
-                KUBE_PROMETHEUS_STACK_RELEASE,
-                versions.KUBE_PROMETHEUS_STACK_CHART,
-                args.monitoring_namespace,
-                self._kube_prometheus_stack_values(),
-                ns(args.monitoring_namespace, privileged=True),
-            )
-            self.crd_dependencies.append(kps)
-            if args.monitoring_namespace == MONITORING_NAMESPACE:
-                self.prometheus_url = DEFAULT_PROMETHEUS_URL
-            else:
-                self.prometheus_url = (
-                    f"http://{KUBE_PROMETHEUS_STACK_RELEASE}-prometheus.{args.monitoring_namespace}.svc:9090"
-                )
+        self._monitoring_prerequisites(ns)
+        self._node_autoscaler()
 
         self.register_outputs(
             {
@@ -300,6 +374,45 @@ class GpuPlatform(pulumi.ComponentResource):
                 "prometheus_url": self.prometheus_url,
             }
         )
+
+    # --- cluster-level prerequisites (monitoring, node autoscaling) -------------------------
+    def _monitoring_prerequisites(self, ns: Any) -> None:
+        """kube-prometheus-stack (its CRDs gate every monitor and rule), or the named Prometheus.
+
+        Sets `prometheus_url` (KEDA's Prometheus scaler address), `prometheus_namespace` and
+        `prometheus_labels`; the release joins `crd_dependencies` so ServiceMonitors, PodMonitors
+        and PrometheusRules wait for the CRDs it installs.
+        """
+        args = self._args
+        self.prometheus_url = args.prometheus_url
+        self.prometheus_namespace = args.prometheus_namespace
+        self.prometheus_labels = args.prometheus_labels
+        self.monitoring_release: k8s.helm.v3.Release | None = None
+        if args.kube_prometheus_stack:
+            self.monitoring_release = self._release(
+                KUBE_PROMETHEUS_STACK_RELEASE,
+                versions.KUBE_PROMETHEUS_STACK_CHART,
+                args.monitoring_namespace,
+                self._kube_prometheus_stack_values(),
+                ns(args.monitoring_namespace, privileged=True),
+            )
+            self.crd_dependencies.append(self.monitoring_release)
+
+    def _node_autoscaler(self) -> None:
+        """The Cluster Autoscaler on EKS: grows a GPU node group when replicas KEDA adds stay
+        Pending, up to the node group's max (the plan's max_nodes), and shrinks it again."""
+        auto = self._args.node_autoscaler
+        self.node_autoscaler_release: k8s.helm.v3.Release | None = None
+        if auto is None:
+            return
+        self.node_autoscaler_release = self._release(
+            "cluster-autoscaler",
+            versions.CLUSTER_AUTOSCALER_CHART,
+            SYSTEM_NAMESPACE,
+            cluster_autoscaler_values(auto),
+            list(auto.depends_on),
+        )
+
 
     # --- releases -----------------------------------------------------------------------
     def _release(
@@ -420,4 +533,27 @@ class GpuPlatform(pulumi.ComponentResource):
         }
 
 
-__all__ = ["POOL_LABEL", "RDMA_RESOURCE", "GpuPlatform", "GpuPlatformArgs"]
+def cluster_autoscaler_values(auto: NodeAutoscaler) -> dict[str, Any]:
+    """Helm values of the cluster-autoscaler chart (kubernetes/autoscaler charts/cluster-autoscaler
+    values.yaml at the pinned chart) for EKS managed node groups."""
+    return {
+        "cloudProvider": "aws",
+        "awsRegion": auto.region,
+        # Finds the node groups EKS tags k8s.io/cluster-autoscaler/{enabled,<cluster>} (the
+        # chart's default autoDiscovery.tags), i.e. every managed node group of the cluster.
+        "autoDiscovery": {"clusterName": auto.cluster_name},
+        "fullnameOverride": "cluster-autoscaler",
+        "image": {"tag": versions.CLUSTER_AUTOSCALER_IMAGE_TAG},
+        # The Pod Identity association names this service account.
+        "rbac": {"serviceAccount": {"create": True, "name": auto.service_account}},
+        "extraArgs": {
+            # vLLM pods keep the downloaded weights in an emptyDir; with the default (true) a
+            # GPU node running one could never be scaled down (FAQ.md, parameters table).
+            "skip-nodes-with-local-storage": False,
+            # Pick the node group that wastes the least CPU / memory when several fit.
+            "expander": "least-waste",
+        },
+    }
+
+
+__all__ = ["POOL_LABEL", "RDMA_RESOURCE", "ExistingPrometheus", "GpuPlatform", "GpuPlatformArgs", "NodeAutoscaler"]

@@ -69,3 +69,13 @@ LWS_CHART = HelmChart("oci://registry.k8s.io/lws/charts/lws", "0.10.0")
 KUBE_PROMETHEUS_STACK_CHART = HelmChart(
     "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts"
 )
+
+# kubernetes/autoscaler @b7081620 (2026-07-13), cluster-autoscaler/charts/cluster-autoscaler/
+# Chart.yaml `version: 9.59.0` (appVersion 1.35.0); repo from the chart README
+# (`helm repo add autoscaler https://kubernetes.github.io/autoscaler`).
+CLUSTER_AUTOSCALER_CHART = HelmChart("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler")
+# The autoscaler image follows the cluster's Kubernetes minor (cluster-autoscaler/README.md @55c37cd5,
+# "Releases": "We recommend using Cluster Autoscaler with the Kubernetes control plane ... version
+# for which it was meant", and the latest patch of that minor); tag cluster-autoscaler-1.36.1 (35e8a280, 2026-07-22) for
+# EKS 1.36 (gpuforge.aws.versions.EKS_KUBERNETES_VERSION).
+CLUSTER_AUTOSCALER_IMAGE_TAG = "v1.36.1"
