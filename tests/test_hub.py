@@ -382,6 +382,7 @@ def test_program_sends_the_stacks_secret_token_to_the_hub(hub_env):
 
     raw = _spec(GEMMA, hf_token_config_key="hfToken")
     raw["sla"]["min_replicas"] = 1
+    raw["cluster"] = {"public_endpoint_cidrs": ["203.0.113.0/24"]}
     config = {"gpuforge:deployment": json.dumps(raw), "gpuforge:hfToken": "hf_granted"}
     recorder, errors = run_program(config, ["gpuforge:hfToken"], "hub")
     assert not errors, errors
