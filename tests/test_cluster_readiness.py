@@ -247,14 +247,18 @@ def test_keda_never_asks_for_more_replicas_than_the_pools_can_hold(stack):
         plan = result.to_plan()
         [so] = [r for r in scaled_objects(recorder) if r.inputs["metadata"]["name"] == plan.deployment]
         keda_max = so.inputs["spec"]["maxReplicaCount"]
-        if plan.node_pool.cloud == "aws":
-            group = next(r for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if r.name == f"{plan.deployment}-gpu")
-            pool_max = group.inputs["scalingConfig"]["maxSize"]
-        else:
-            pool = next(r for r in recorder.of_type("azure-native:containerservice:AgentPool") if r.parent == f"{plan.deployment}-gpu")
-            assert pool.inputs["enableAutoScaling"] is True  # AKS: the cluster autoscaler owns the count
-            pool_max = pool.inputs["maxCount"]
-        assert keda_max <= replicas_that_fit(plan.node_pool, plan.serving, pool_max), (keda_max, pool_max)
+        can_hold = 0
+        # a spot plan with availability has two pools (on-demand base, spot): both hold replicas
+        for planned, built in zip(plan.pools, (f"{plan.deployment}-gpu", f"{plan.deployment}-gpu-spot"), strict=False):
+            if plan.node_pool.cloud == "aws":
+                group = next(r for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if r.name == built)
+                pool_max = group.inputs["scalingConfig"]["maxSize"]
+            else:
+                pool = next(r for r in recorder.of_type("azure-native:containerservice:AgentPool") if r.parent == built)
+                assert pool.inputs["enableAutoScaling"] is True  # AKS: the cluster autoscaler owns the count
+                pool_max = pool.inputs["maxCount"]
+            can_hold += replicas_that_fit(planned, plan.serving, pool_max)
+        assert keda_max <= can_hold, (keda_max, can_hold)
         assert keda_max > plan.serving.replicas or plan.serving.max_replicas == plan.serving.replicas
 
 

@@ -171,3 +171,27 @@ def test_plan_markdown_states_region_capacity_type_price_date_and_source():
     assert f"{o.spot.usd_per_hour:,.4g}" in text
     assert o.spot.as_of[:10] in text and o.spot.source.title in text
     assert "Spot interruption" in text
+
+
+def test_spot_stack_builds_an_on_demand_base_pool_and_a_spot_pool():
+    import json
+    from pathlib import Path
+
+    from gpuforge.preview import read_stack_config, run_program, stack_file
+
+    stacks = Path(__file__).resolve().parents[1] / "stacks"
+    config, secrets = read_stack_config(stack_file("aws-eu-spot", stacks))
+    recorder, errors = run_program(config, secrets, "aws-eu-spot")
+    assert not errors, errors
+    groups = {r.name: r.inputs for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if r.name.startswith("chat-eu-gpu")}
+    base, spot = groups["chat-eu-gpu"], groups["chat-eu-gpu-spot"]
+    assert base["capacityType"] == "ON_DEMAND" and base["scalingConfig"]["minSize"] == base["scalingConfig"]["maxSize"] == 2
+    assert spot["capacityType"] == "SPOT" and spot["scalingConfig"]["minSize"] == 0
+    # the same pods select both pools; they prefer the on-demand one (min_replicas stays there)
+    assert base["labels"]["gpuforge.io/pool"] == spot["labels"]["gpuforge.io/pool"]
+    assert (base["labels"]["gpuforge.io/capacity-type"], spot["labels"]["gpuforge.io/capacity-type"]) == ("on-demand", "spot")
+    deployment = next(r.inputs for r in recorder.of_type("kubernetes:apps/v1:Deployment") if r.inputs["metadata"]["name"] == "chat-eu")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["nodeSelector"]["gpuforge.io/pool"] == base["labels"]["gpuforge.io/pool"]
+    pref = json.dumps(pod["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"])
+    assert "gpuforge.io/capacity-type" in pref and "on-demand" in pref

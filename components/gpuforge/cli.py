@@ -103,9 +103,60 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog_prices(args: argparse.Namespace) -> int:
+    """Per instance type and region: offered, on-demand / spot / capacity-block $/h, date, source."""
+    from gpuforge import cloud
+
+    rows = []
+    for o in cloud.all_offers(args.cloud):
+        if args.region and o.region != args.region:
+            continue
+        if args.instance_type and o.instance_type != args.instance_type:
+            continue
+        rows.append(o)
+    if args.json:
+        def fig(f: Any) -> dict[str, Any]:
+            d: dict[str, Any] = {"status": f.status, "source": f.source.title, "source_url": f.source.url}
+            if f.priced:
+                d.update(usd_per_hour=f.usd_per_hour, as_of=f.as_of)
+            if f.by_zone:
+                d["by_zone"] = f.by_zone
+            if f.reason:
+                d["reason"] = f.reason
+            return d
+
+        print(json.dumps([
+            {
+                "cloud": o.cloud, "instance_type": o.instance_type, "region": o.region,
+                "offered": o.offered, "offered_source": o.offered_source.title, "offered_reason": o.offered_reason,
+                "zones": list(o.zones), "on_demand": fig(o.on_demand), "spot": fig(o.spot), "capacity_block": fig(o.capacity_block),
+            }
+            for o in rows
+        ], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    def cell(f: Any) -> str:
+        if f.priced:
+            return f"{f.usd_per_hour:,.4g} ({(f.as_of or '')[:10]})"
+        return {"not-sold": "not sold", "unknown": "unknown"}[f.status]
+
+    t = Table(title="Offers and $/h per node (date of the price); `--json` has sources and reasons")
+    for col in ("cloud", "region", "instance type", "offered", "on-demand", "spot", "capacity block", "zones"):
+        t.add_column(col)
+    for o in rows:
+        offered = {True: "yes", False: "no", None: "unknown"}[o.offered]
+        t.add_row(o.cloud, o.region, o.instance_type, offered, cell(o.on_demand), cell(o.spot), cell(o.capacity_block), " ".join(o.zones))
+    Console(width=160).print(t)
+    return 0
+
+
 def _catalog(args: argparse.Namespace) -> int:
     from gpuforge import catalog
 
+    if args.what == "prices":
+        return _catalog_prices(args)
     if args.what == "models":
         rows: list[tuple[str, ...]] = [(m.id, m.hf_id, f"{m.params_total / 1e9:.1f}B", f"{m.params_active / 1e9:.1f}B") for m in catalog.all_models()]
     elif args.what == "gpus":
@@ -113,13 +164,34 @@ def _catalog(args: argparse.Namespace) -> int:
     elif args.what == "regions":
         rows = [(r.cloud, r.name, " ".join(r.zones)) for r in catalog.all_regions()]
     else:
+        from gpuforge import cloud
+
         rows = []
-        for i in catalog.all_instances():
-            price = i.prices[0] if i.prices else None
-            rows.append((i.cloud, i.name, f"{i.gpu_count}x {i.gpu}", i.node_fabric, f"${price.usd_per_hour:.2f}/h {price.region} ({price.as_of[:10]})" if price else "no price"))
+        for i in catalog.all_instances(args.cloud):
+            where = cloud.regions_offering(i.cloud, i.name, "on-demand")
+            rows.append((i.cloud, i.name, f"{i.gpu_count}x {i.gpu}", i.node_fabric, f"on-demand priced in: {', '.join(where) or 'none'}"))
+    if args.json:
+        print(json.dumps([list(r) for r in rows], indent=2))
+        return 0
     for r in rows:
         print("  ".join(str(c) for c in r))
     return 0
+
+
+def _prices(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gpuforge.cloud.refresh import Endpoints, refresh
+
+    data_dir = Path(args.data_dir) if args.data_dir else Path(__file__).parent / "catalog" / "data"
+    clouds = ("aws", "azure") if args.cloud == "all" else (args.cloud,)
+    ep = Endpoints.from_env(aws_pricing=args.aws_pricing_url, aws_spot=args.aws_spot_url, azure_prices=args.azure_prices_url)
+    try:
+        return refresh(data_dir, clouds, ep, dry_run=args.dry_run)
+    except OSError as exc:
+        print(f"error: {exc} (set the endpoints with --aws-pricing-url / --aws-spot-url / --azure-prices-url "
+              "or GPUFORGE_AWS_PRICING_URL / GPUFORGE_AWS_SPOT_URL / GPUFORGE_AZURE_PRICES_URL)", file=sys.stderr)
+        return 1
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -188,9 +260,23 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("schema", help="JSON Schema of the deployment spec")
     s.set_defaults(func=_schema)
 
-    c = sub.add_parser("catalog", help="list catalog rows")
-    c.add_argument("what", choices=["models", "gpus", "instances", "regions"])
+    c = sub.add_parser("catalog", help="list catalog rows; `prices`: offers and prices per region")
+    c.add_argument("what", choices=["models", "gpus", "instances", "regions", "prices"])
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--cloud", choices=["aws", "azure"], default=None)
+    c.add_argument("--region", default=None, help="prices: one region")
+    c.add_argument("--instance-type", default=None, help="prices: one instance type")
     c.set_defaults(func=_catalog)
+
+    pr = sub.add_parser("prices", help="price data: `refresh` rebuilds it from the public price APIs")
+    pr.add_argument("action", choices=["refresh"])
+    pr.add_argument("--cloud", choices=["aws", "azure", "all"], default="all")
+    pr.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+    pr.add_argument("--data-dir", default=None, help="catalog data directory (default: the installed package's)")
+    pr.add_argument("--aws-pricing-url", default=None, help="default $GPUFORGE_AWS_PRICING_URL or https://pricing.us-east-1.amazonaws.com")
+    pr.add_argument("--aws-spot-url", default=None, help="default $GPUFORGE_AWS_SPOT_URL or the Spot pricing page's spot.js")
+    pr.add_argument("--azure-prices-url", default=None, help="default $GPUFORGE_AZURE_PRICES_URL or https://prices.azure.com/api/retail/prices")
+    pr.set_defaults(func=_prices)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 Cloud = Literal["aws", "azure"]
 CapacityType = Literal["on-demand", "spot", "capacity-block", "reserved"]
 Fabric = Literal["efa", "infiniband", "none"]
+# node label a spot plan's pools carry (on-demand | spot); serving pods prefer on-demand nodes
+CAPACITY_LABEL = "gpuforge.io/capacity-type"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class NodePoolPlan:
     capacity_block_instance_count: int | None = None
     spot_max_price: float | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    pool_label: str = ""  # value of the nodes' gpuforge.io/pool label; "" = name (pods select on it)
 
     @property
     def multi_node(self) -> bool:
@@ -84,6 +87,7 @@ class ServingPlan:
     gpu_memory_gib: float = 0.0  # usable memory of one GPU, for alert thresholds
     cost_per_hour: float = 0.0  # whole deployment at planned replicas, for the dashboard
     zones: tuple[str, ...] = ()
+    on_demand_replicas: int = 0  # spot plans: replicas kept on the on-demand pool; pods prefer it
 
     @property
     def gpus_per_replica(self) -> int:
@@ -117,6 +121,14 @@ class Plan:
     node_pool: NodePoolPlan
     serving: ServingPlan
     summary: dict[str, Any]  # the `chosen` object of `gpuforge plan --format json`
+    # spot plans that keep min_replicas on on-demand: node_pool is the on-demand base, this the
+    # spot pool for the rest (same gpuforge.io/pool label, so the same pods run on both)
+    spot_pool: NodePoolPlan | None = None
+
+    @property
+    def pools(self) -> tuple[NodePoolPlan, ...]:
+        """Every GPU pool the plan asks for."""
+        return (self.node_pool,) + ((self.spot_pool,) if self.spot_pool else ())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

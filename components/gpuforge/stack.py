@@ -117,7 +117,8 @@ class GpuClusterArgs:
         out: list[Problem] = []
         for p in self.plans:
             pool, serving = p.node_pool, p.serving
-            can_grow_to = replicas_that_fit(pool, serving)
+            # a spot plan's base and spot pools both hold its replicas
+            can_grow_to = sum(replicas_that_fit(q, serving) for q in p.pools)
             if serving.max_replicas > can_grow_to:
                 out.append(
                     Problem(
@@ -156,7 +157,7 @@ class GpuCluster(pulumi.ComponentResource):
         self.args = args
         self.cloud = args.cloud
         child = pulumi.ResourceOptions(parent=self)
-        pools = [p.node_pool for p in args.plans]
+        pools = [pool for p in args.plans for pool in p.pools]
         self.network: Any  # gpuforge.aws.Network or gpuforge.azure.Network
         self.cluster: Any  # EksCluster or AksCluster
         if args.cloud == "aws":
@@ -352,6 +353,10 @@ class ModelDeployment(pulumi.ComponentResource):
         plan = cluster.sized_plan(plan)
         self.plan = plan
         self.node_pool = cluster.node_pool(f"{name}-gpu", plan.node_pool, pulumi.ResourceOptions(parent=self))
+        # a spot plan that keeps min_replicas on on-demand: the spot pool for the other replicas
+        self.spot_pool = (
+            cluster.node_pool(f"{name}-gpu-spot", plan.spot_pool, pulumi.ResourceOptions(parent=self)) if plan.spot_pool else None
+        )
 
         from gpuforge.k8s import (
             ModelServer,
@@ -360,7 +365,8 @@ class ModelDeployment(pulumi.ComponentResource):
             ServingMonitoringArgs,
         )
 
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[self.node_pool])
+        pools_built = [self.node_pool] + ([self.spot_pool] if self.spot_pool else [])
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=pools_built)
         serving = args.spec.serving
         platform = cluster.platform
         server_args = ModelServerArgs.from_plan(
@@ -402,7 +408,9 @@ class ModelDeployment(pulumi.ComponentResource):
             "predicted_ttft_p95_ms": s["predicted"]["ttft_p95_ms"],
             "predicted_itl_p95_ms": s["predicted"]["itl_p95_ms"],
             "monthly_cost_usd": s["cost_per_month"],
+            "capacity_type": s.get("capacity_type"),
             "price_date": s["price_date"],
+            "price_source": s.get("price_source"),
             "endpoint": self.endpoint,
         }
         self.register_outputs(self.outputs)

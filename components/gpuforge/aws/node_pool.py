@@ -178,7 +178,7 @@ class GpuNodePoolArgs:
             efa=pool.fabric == "efa",
             placement_group=pool.placement_group,
             labels=dict(pool.labels),
-            pool_name=pool.name,
+            pool_name=pool.pool_label or pool.name,
             vpc_id=vpc_id,
             cluster_security_group_id=cluster_security_group_id,
             node_role_arn=node_role_arn,

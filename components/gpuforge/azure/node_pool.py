@@ -171,7 +171,7 @@ class GpuNodePoolArgs:
             "region": pool.region,
             "vm_size": pool.instance_type,
             "name": agent_pool_name(pool.name),
-            "pool": pool.name,
+            "pool": pool.pool_label or pool.name,
             "node_count": pool.desired_nodes,
             "min_count": pool.min_nodes,
             "max_count": pool.max_nodes,

@@ -107,7 +107,11 @@ def _figure(raw: dict[str, Any], sources: dict[str, Source]) -> Figure:
 
 @cache
 def _offers(cloud: str) -> dict[tuple[str, str], Offer]:
-    data = _load(cloud)
+    return parse(_load(cloud), cloud)
+
+
+def parse(data: dict[str, Any], cloud: str) -> dict[tuple[str, str], Offer]:
+    """Offers keyed by (instance type, region) from a price file's JSON; raises on bad rows."""
     sources = {k: Source(k, v["title"], v["url"], v["as_of"], v.get("as_of_note")) for k, v in data["sources"].items()}
     out: dict[tuple[str, str], Offer] = {}
     for row in data["offers"]:

@@ -28,7 +28,7 @@ from gpuforge.k8s.manifests import (
 )
 from gpuforge.k8s.platform import RDMA_RESOURCE
 from gpuforge.k8s.versions import VLLM_IMAGE
-from gpuforge.plan import Cloud, Fabric, NodePoolPlan, ServingPlan
+from gpuforge.plan import CAPACITY_LABEL, Cloud, Fabric, NodePoolPlan, ServingPlan
 
 # --- start-up time model (docs/serving.md, "Probes") -----------------------------------------
 # Assumed rates; the startup probe is a deadline, not an estimate, so they are pessimistic.
@@ -144,6 +144,7 @@ class ModelServerArgs:
     efa_interfaces: int = 0
     spread_zones: bool = False
     spot: bool = False
+    prefer_on_demand: bool = False  # a spot plan's base replicas: prefer nodes labelled on-demand
     image: str = VLLM_IMAGE
     hf_token: pulumi.Input[str] | None = None
     hf_token_secret_name: str | None = None
@@ -395,7 +396,9 @@ class ModelServerArgs:
             fabric=serving.fabric,
             efa_interfaces=efa_interfaces,
             spread_zones=serving.spread_zones,
-            spot=bool(pool and pool.capacity_type == "spot"),
+            # a plan with an on-demand base and a spot pool runs the same pods on both
+            spot=bool(pool and pool.capacity_type == "spot") or serving.on_demand_replicas > 0,
+            prefer_on_demand=serving.on_demand_replicas > 0,
             rollout_surge=bool(pool and pool.max_nodes - serving.max_replicas * npr >= npr),
         )
         return replace(args, **overrides)
@@ -759,6 +762,16 @@ class ModelServer(pulumi.ComponentResource):
             "containers": [self._container(token_secret, role)],
             "volumes": volumes,
         }
+        if a.prefer_on_demand:
+            # the on-demand pool is sized for min_replicas and never scales: filling it first
+            # keeps those replicas off spot capacity (the spot pool takes the rest)
+            spec["affinity"] = {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 100, "preference": {"matchExpressions": [{"key": CAPACITY_LABEL, "operator": "In", "values": ["on-demand"]}]}}
+                    ]
+                }
+            }
         if a.spread_zones and not a.multi_node:
             spec["topologySpreadConstraints"] = [
                 {

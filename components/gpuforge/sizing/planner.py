@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gpuforge import catalog
@@ -22,7 +22,7 @@ from gpuforge.cloud import capacity_facts
 from gpuforge.cloud import offers as cloud_offers
 from gpuforge.cloud.offers import Figure, Source
 from gpuforge.errors import Problem, SpecError
-from gpuforge.plan import NodePoolPlan, Plan, ServingPlan
+from gpuforge.plan import CAPACITY_LABEL, NodePoolPlan, Plan, ServingPlan
 from gpuforge.sizing.memory import VLLM_QUANTIZATION, MemoryEstimate, MemoryInputs, estimate_memory
 from gpuforge.sizing.models import ResolvedModel, resolve
 from gpuforge.sizing.performance import Layout, Performance, Workload, predict
@@ -852,6 +852,33 @@ def build_plan(result: PlanResult) -> Plan:
         capacity_block_instance_count=spec.target.capacity_block_instance_count,
         labels=labels,
     )
+    spot_pool = None
+    base_nodes = ev.cost.base_nodes if ev.cost else 0
+    on_demand_replicas = 0
+    if base_nodes:
+        # spot with availability: a fixed on-demand base for min_replicas, spot for the rest;
+        # both carry the same gpuforge.io/pool label so the same pods schedule on either
+        on_demand_replicas = min(c.replicas, spec.sla.min_replicas)
+        spot_max = pool.max_nodes - base_nodes
+        pool = replace(
+            pool,
+            capacity_type="on-demand",
+            desired_nodes=base_nodes,
+            min_nodes=base_nodes,
+            max_nodes=base_nodes,
+            labels={**labels, CAPACITY_LABEL: "on-demand"},
+        )
+        if spot_max > 0:
+            spot_pool = replace(
+                pool,
+                name=f"{pool_name[:35].rstrip('-')}-spot",
+                capacity_type="spot",
+                desired_nodes=nodes_for(c.replicas) - base_nodes,
+                min_nodes=0,
+                max_nodes=spot_max,
+                labels={**labels, CAPACITY_LABEL: "spot"},
+                pool_label=pool_name,
+            )
     gpu = catalog.get_gpu(inst.gpu)
     serving = ServingPlan(
         name=spec.name,
@@ -885,5 +912,6 @@ def build_plan(result: PlanResult) -> Plan:
         gpu_memory_gib=gpu.memory_gib,
         cost_per_hour=round(ev.cost_per_hour, 4),
         zones=tuple(zones),
+        on_demand_replicas=on_demand_replicas,
     )
-    return Plan(deployment=spec.name, node_pool=pool, serving=serving, summary=summary(ev, model))
+    return Plan(deployment=spec.name, node_pool=pool, serving=serving, summary=summary(ev, model), spot_pool=spot_pool)
