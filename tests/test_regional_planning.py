@@ -195,3 +195,19 @@ def test_spot_stack_builds_an_on_demand_base_pool_and_a_spot_pool():
     assert pod["nodeSelector"]["gpuforge.io/pool"] == base["labels"]["gpuforge.io/pool"]
     pref = json.dumps(pod["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"])
     assert "gpuforge.io/capacity-type" in pref and "on-demand" in pref
+
+
+def test_spread_zones_refuses_a_type_offered_in_one_zone_of_the_region():
+    # p5en.48xlarge is offered in one us-east-1 zone (use1-az2) in the zone offer data
+    assert cloud.offer("aws", "p5en.48xlarge", "us-east-1").zones == ("use1-az2",)
+    raw = dict(
+        LLAMA70B_FP8,
+        sla={"ttft_p95_ms": 3000, "min_replicas": 2, "spread_zones": True},
+        target={"cloud": "aws", "region": "us-east-1", "instance_types": ["p5en.48xlarge"]},
+    )
+    with pytest.raises(NoFeasiblePlan) as err:
+        _plan(raw)
+    assert "offered in one zone of us-east-1 only (use1-az2)" in str(err.value)
+    # without spread_zones it plans, and the plan names the zone IDs that offer it
+    raw["sla"] = {"ttft_p95_ms": 3000, "min_replicas": 2}
+    assert _plan(raw).to_plan().summary["zones_offering"] == ["use1-az2"]

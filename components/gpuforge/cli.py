@@ -6,9 +6,42 @@ Imports are lazy per sub-command so that `gpuforge estimate` never loads Pulumi 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from typing import Any
+
+from gpuforge.errors import Problem, SpecError
+from gpuforge.inputs import dumps
+
+# Bounds on `gpuforge estimate`'s numbers (docs/spec.md, "Input limits").
+_ESTIMATE_BOUNDS: tuple[tuple[str, float, float], ...] = (
+    ("tp", 1, 1024),
+    ("pp", 1, 1024),
+    ("max_model_len", 1, 1 << 27),
+    ("block_size", 1, 1024),
+    ("max_num_seqs", 1, 1 << 20),
+    ("max_num_batched_tokens", 1, 1 << 27),
+    ("input_tokens", 1, 1 << 27),
+    ("output_tokens", 1, 1 << 27),
+    ("concurrency", 1, 1 << 20),
+    ("request_rate", 1e-9, 1e9),
+)
+
+
+def estimate_problems(args: argparse.Namespace) -> list[Problem]:
+    """Every out-of-range number given to `gpuforge estimate`, as --flag problems."""
+    out: list[Problem] = []
+    for name, lo, hi in _ESTIMATE_BOUNDS:
+        v = getattr(args, name, None)
+        if v is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not (math.isfinite(v) and lo <= v <= hi):
+            out.append(Problem(flag, f"{v} is outside {lo:g}..{hi:g}", f"give {flag} a value in that range"))
+    u = args.gpu_memory_utilization
+    if not (math.isfinite(u) and 0 < u <= 1):
+        out.append(Problem("--gpu-memory-utilization", f"{u} is not in (0, 1] (vLLM CacheConfig: gt=0, le=1)", "use a fraction such as 0.9"))
+    return out
 
 
 def _estimate(args: argparse.Namespace) -> int:
@@ -17,16 +50,23 @@ def _estimate(args: argparse.Namespace) -> int:
     from gpuforge.sizing.memory import MemoryInputs, estimate_memory
     from gpuforge.sizing.models import resolve
 
+    problems = estimate_problems(args)
+    try:
+        gpu = catalog.get_gpu(args.gpu)
+    except KeyError as exc:
+        problems.append(Problem("--gpu", str(exc.args[0]), "use an id from `gpuforge catalog gpus`"))
     try:
         # a repo id outside the catalog is read from the Hub (token: HF_TOKEN), then cached
         model = resolve(args.model, revision=args.revision, refresh=args.refresh_hub)
-        gpu = catalog.get_gpu(args.gpu)
     except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
-    except SpecError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+        problems.append(Problem("--model", str(exc.args[0]), "use an id from `gpuforge catalog models`, or a path to a config.json"))
+    except SpecError as err:
+        problems += [Problem(f"--model {args.model}: {q.path}", q.reason, q.fix) for q in err.problems]
+    if not problems and args.pp > model.arch.num_layers:
+        # vLLM 0.19.0 vllm/distributed/utils.py get_pp_indices: every stage needs a layer
+        problems.append(Problem("--pp", f"{args.pp} pipeline stages for {model.arch.num_layers} layers", f"use --pp {model.arch.num_layers} or fewer"))
+    if problems:
+        raise SpecError("gpuforge estimate", problems)
     quant = args.quantization
     if quant == "none" and model.checkpoint_precision not in ("bf16", "fp16"):
         quant = model.checkpoint_precision  # a quantized checkpoint loads as it ships
@@ -61,7 +101,7 @@ def _estimate(args: argparse.Namespace) -> int:
         perf = predict(model, layout, workload, est)
         out.update(perf.to_dict())
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(dumps(out, indent=2))
     else:
         print(_format_estimate(out))
     return 0
@@ -99,7 +139,7 @@ def _format_estimate(e: dict[str, Any]) -> str:
 def _schema(args: argparse.Namespace) -> int:
     from gpuforge.spec import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    print(dumps(json_schema(), indent=2))
     return 0
 
 
@@ -125,7 +165,7 @@ def _catalog_prices(args: argparse.Namespace) -> int:
                 d["reason"] = f.reason
             return d
 
-        print(json.dumps([
+        print(dumps([
             {
                 "cloud": o.cloud, "instance_type": o.instance_type, "region": o.region,
                 "offered": o.offered, "offered_source": o.offered_source.title, "offered_reason": o.offered_reason,
@@ -171,11 +211,20 @@ def _catalog(args: argparse.Namespace) -> int:
             where = cloud.regions_offering(i.cloud, i.name, "on-demand")
             rows.append((i.cloud, i.name, f"{i.gpu_count}x {i.gpu}", i.node_fabric, f"on-demand priced in: {', '.join(where) or 'none'}"))
     if args.json:
-        print(json.dumps([list(r) for r in rows], indent=2))
+        print(dumps([list(r) for r in rows], indent=2))
         return 0
     for r in rows:
         print("  ".join(str(c) for c in r))
     return 0
+
+
+def _alternatives(value: str) -> int | str:
+    """`--alternatives`: a count (0..1000) or `all`."""
+    if value == "all":
+        return value
+    if not value.isdigit() or int(value) > 1000:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a count from 0 to 1000, or 'all'")
+    return int(value)
 
 
 def _prices(args: argparse.Namespace) -> int:
@@ -195,18 +244,18 @@ def _prices(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from gpuforge.errors import SpecError
+    from gpuforge.errors import raise_if
     from gpuforge.report import render_plans
-    from gpuforge.sizing.planner import NoFeasiblePlan, plan_deployment
+    from gpuforge.sizing.planner import plan_deployment
     from gpuforge.spec import load_stack, read_spec_file
+    from gpuforge.spec_checks import plan_problems, provider_config, stack_file_config
 
-    try:
-        specs = load_stack(read_spec_file(args.spec))
-        # repos outside the catalog are read from the Hub with HF_TOKEN (huggingface_hub's look-up)
-        results = [plan_deployment(s, alternatives=args.alternatives, refresh_hub=args.refresh_hub) for s in specs]
-    except (SpecError, NoFeasiblePlan) as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    specs = load_stack(read_spec_file(args.spec))
+    # repos outside the catalog are read from the Hub with HF_TOKEN (huggingface_hub's look-up)
+    results = [plan_deployment(s, alternatives=args.alternatives, refresh_hub=args.refresh_hub) for s in specs]
+    prefixes = [f"deployments[{i}]" if len(specs) > 1 else "" for i in range(len(specs))]
+    plans = [(p, r.to_plan()) for p, r in zip(prefixes, results, strict=True)]
+    raise_if("stack", plan_problems(plans, provider_config(stack_file_config(args.spec))))
     print(render_plans(results, args.format))
     return 0
 
@@ -246,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("plan", help="the cheapest plan that meets the SLA")
     p.add_argument("spec", help="stacks/Pulumi.<stack>.yaml or a plain YAML spec")
     p.add_argument("--format", choices=["table", "markdown", "json"], default="table")
-    p.add_argument("--alternatives", default="5", help="how many feasible alternatives to list, or 'all'")
+    p.add_argument("--alternatives", type=_alternatives, default=5, help="how many feasible alternatives to list, or 'all'")
     p.add_argument("--refresh-hub", action="store_true", help="read models that are not in the catalog from the Hub again instead of the cache")
     p.set_defaults(func=_plan)
 
@@ -279,7 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     pr.set_defaults(func=_prices)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return int(args.func(args))
+    except SpecError as exc:  # NoFeasiblePlan is one too: every problem, path and fix
+        print(str(exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from gpuforge.errors import Problem, SpecError
+from gpuforge.inputs import dumps, load_json, load_yaml, read_text
 from gpuforge.spec import CONFIG_KEY
 
 SECURE_PLACEHOLDER = "offline-preview-placeholder"
@@ -37,7 +38,9 @@ def stack_file(stack: str, stacks_dir: str | Path = "stacks") -> Path:
 
 def read_stack_config(path: Path) -> tuple[dict[str, Any], list[str]]:
     """(config as Pulumi's runtime holds it: key -> string, secret keys) for a stack file."""
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_yaml(read_text(path), str(path)) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
+        raise SpecError(str(path), [Problem("config", "a stack file is a mapping with a `config:` mapping", "see stacks/ for the shape")])
     config: dict[str, Any] = {}
     secrets: list[str] = []
     for key, value in (data.get("config") or {}).items():
@@ -121,7 +124,7 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
     from gpuforge.k8s.validation import NOT_MANIFESTS, unwrap, validate_manifest
     from gpuforge.program import plan_stack
     from gpuforge.report import plan_json, render_plans
-    from gpuforge.sizing.planner import NoFeasiblePlan
+    from gpuforge.spec_checks import provider_config
 
     try:
         path = stack_file(stack, stacks_dir)
@@ -129,8 +132,8 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
         if CONFIG_KEY not in config:
             print(f"{path}: no `{CONFIG_KEY}` in its config", file=sys.stderr)
             return 1
-        _, results = plan_stack(json.loads(config[CONFIG_KEY]))
-    except (SpecError, NoFeasiblePlan) as exc:
+        _, results = plan_stack(load_json(config[CONFIG_KEY], CONFIG_KEY), providers=provider_config(config))
+    except SpecError as exc:  # NoFeasiblePlan too
         print(str(exc), file=sys.stderr)
         return 1
     print(render_plans(results, "table"))
@@ -162,9 +165,9 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
             (out_dir / "manifests" / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
     if out_dir:
         plans = [plan_json(res) for res in results]
-        (out_dir / "plan.json").write_text(json.dumps(plans[0] if len(plans) == 1 else {"deployments": plans}, indent=2))
+        (out_dir / "plan.json").write_text(dumps(plans[0] if len(plans) == 1 else {"deployments": plans}, indent=2))
         resources = [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.masked_inputs()} for r in recorder.resources]
-        (out_dir / "resources.json").write_text(json.dumps(resources, indent=1, default=str))
+        (out_dir / "resources.json").write_text(dumps(resources, indent=1, default=str))
         (out_dir / "plan.md").write_text(render_plans(results, "markdown"))
     print(f"\n{count} Kubernetes objects, {invalid} invalid" + (f"; written to {out_dir}" if out_dir else ""))
     if errors:

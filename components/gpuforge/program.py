@@ -6,27 +6,39 @@ place that does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
 from gpuforge.errors import SpecError
 from gpuforge.spec import DeploymentSpec, load_stack
+from gpuforge.spec_checks import provider_config
 
 CONFIG_NAMESPACE = "gpuforge"
 
 
-def plan_stack(raw: Any, config: pulumi.Config | None = None) -> tuple[list[DeploymentSpec], list[Any]]:
+def plan_stack(
+    raw: Any, config: pulumi.Config | None = None, providers: Mapping[str, str] | None = None
+) -> tuple[list[DeploymentSpec], list[Any]]:
     """Validate the stack's spec and plan every deployment (SpecError / NoFeasiblePlan on failure).
 
     With `config`, a deployment's `model.hf_token_config_key` names the secret whose value is
     sent to the Hugging Face Hub when its model is not in the catalog (gpuforge.hub); the
     value is used for that request only and never becomes a resource input.
+    `providers` are the stack's provider regions (`spec_checks.provider_config`); the plans
+    must agree with them and with each other (one cluster: one cloud and region).
     """
     from gpuforge.sizing.planner import plan_deployment
+    from gpuforge.spec_checks import plan_problems
 
     specs = load_stack(raw)
     results = [plan_deployment(s, hf_token=_hub_token(config, s)) for s in specs]
+    prefixes = [f"deployments[{i}]" if len(specs) > 1 else "" for i in range(len(specs))]
+    plans = [(p, r.to_plan()) for p, r in zip(prefixes, results, strict=True)]
+    problems = plan_problems(plans, providers)
+    if problems:
+        raise SpecError("stack", problems)
     return specs, results
 
 
@@ -48,7 +60,8 @@ def run() -> dict[str, Any]:
 
     config = pulumi.Config(CONFIG_NAMESPACE)
     raw = config.require_object("deployment")
-    specs, results = plan_stack(raw, config)
+    providers = {"aws:region": pulumi.Config("aws").get("region"), "azure-native:location": pulumi.Config("azure-native").get("location")}
+    specs, results = plan_stack(raw, config, provider_config(providers))
     plans = [r.to_plan() for r in results]
     first = specs[0]
     cluster_name = first.cluster.name or f"gpuforge-{pulumi.get_stack()}"

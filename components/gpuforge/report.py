@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
+from gpuforge.inputs import dumps
 from gpuforge.sizing.performance import Performance
 from gpuforge.sizing.planner import Evaluation, PlanResult, summary
 
@@ -59,7 +59,7 @@ def why_lost(a: Evaluation, chosen: Evaluation) -> str:
 def render_plans(results: list[PlanResult], fmt: str) -> str:
     if fmt == "json":
         objs = [plan_json(r) for r in results]
-        return json.dumps(objs[0] if len(objs) == 1 else {"deployments": objs}, indent=2)
+        return dumps(objs[0] if len(objs) == 1 else {"deployments": objs}, indent=2)
     if fmt == "markdown":
         return "\n\n".join(markdown(r) for r in results)
     return "\n".join(table(r) for r in results)

@@ -8,15 +8,20 @@ nearest catalog ids, impossible combinations), each with its config path and fix
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gpuforge.errors import Problem, SpecError
+from gpuforge.inputs import check_data, load_json, load_yaml, read_text
+from gpuforge.spec_checks import (
+    contradiction_problems,
+    model_config_problems,
+    stack_problems,
+    stack_shape_problems,
+)
 
 CONFIG_KEY = "gpuforge:deployment"
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4"]
@@ -332,6 +337,8 @@ def semantic_problems(spec: DeploymentSpec, prefix: str = "") -> list[Problem]:
         problems.append(Problem(f"{p}serving.gateway_name", "expose: gateway needs the Gateway to attach to", "set serving.gateway_name"))
     if spec.sla.spread_zones and spec.sla.min_replicas < 2:
         problems.append(Problem(f"{p}sla.min_replicas", "spread_zones needs at least 2 replicas", "set sla.min_replicas: 2 or more"))
+    problems += model_config_problems(spec, prefix)
+    problems += contradiction_problems(spec, prefix)
     return problems
 
 
@@ -456,6 +463,7 @@ def _unknown_model_id(mid: str, path: str) -> list[Problem]:
 
 def load_spec(raw: Any, subject: str | None = None) -> DeploymentSpec:
     """Validate one deployment mapping; raise SpecError with every problem."""
+    check_data(raw, subject or "deployment")  # plain JSON data, finite, bounded
     name = raw.get("name") if isinstance(raw, dict) else None
     subject = subject or (f"deployment {name!r}" if name else "deployment")
     try:
@@ -476,7 +484,11 @@ def load_stack(raw: Any) -> list[DeploymentSpec]:
     Stack-level `cluster` and `target` are defaults for each deployment (a deployment's own
     keys win), so several models share one cluster.
     """
+    check_data(raw, "stack")  # plain JSON data, finite, bounded (raw may come from anywhere)
     if isinstance(raw, dict) and "deployments" in raw:
+        shape = stack_shape_problems(raw)
+        if shape:
+            raise SpecError("stack", shape)
         shared = {k: v for k, v in raw.items() if k != "deployments"}
         unknown = set(shared) - {"cluster", "target"}
         problems = [Problem(k, f"unknown key {k!r}", "a multi-model stack takes cluster, target and deployments") for k in sorted(unknown)]
@@ -500,6 +512,7 @@ def load_stack(raw: Any) -> list[DeploymentSpec]:
             problems.append(Problem("deployments", f"name {n!r} is used twice", "give each deployment its own name"))
         if not raw.get("deployments"):
             problems.append(Problem("deployments", "empty", "list at least one deployment"))
+        problems += stack_problems(specs)
         if problems:
             raise SpecError("stack", problems)
         return specs
@@ -508,8 +521,8 @@ def load_stack(raw: Any) -> list[DeploymentSpec]:
 
 def read_spec_file(path: str | Path) -> Any:
     """The raw spec from a stack file (`config: gpuforge:deployment:`) or a plain YAML/JSON spec."""
-    text = Path(path).read_text()
-    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    text = read_text(path)
+    data = load_json(text, str(path)) if str(path).endswith(".json") else load_yaml(text, str(path))
     if isinstance(data, dict) and isinstance(data.get("config"), dict) and CONFIG_KEY in data["config"]:
         return data["config"][CONFIG_KEY]
     if isinstance(data, dict) and CONFIG_KEY in data:

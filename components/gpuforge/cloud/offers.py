@@ -172,6 +172,15 @@ def median_zone_price(by_zone: dict[str, float]) -> float:
     return round(statistics.median(by_zone.values()), 6)
 
 
+_GENERATION = [0]
+
+
+def generation() -> int:
+    """Bumped by reload(): callers that memoise figures put it in their keys."""
+    return _GENERATION[0]
+
+
 def reload() -> None:
     """Forget loaded files (after `gpuforge prices refresh` rewrote them)."""
     _offers.cache_clear()
+    _GENERATION[0] += 1

@@ -469,13 +469,16 @@ def quantization_config_of(config: dict[str, Any], hf_quant_config: dict[str, An
 
 
 def parse_config(config: dict[str, Any], *, hf_quant_config: dict[str, Any] | None = None, tokenizer_max_length: int | None = None) -> ModelArch:
-    """Parse config.json fields into a ModelArch (ConfigError lists every missing field).
+    """Parse config.json fields into a ModelArch (SpecError lists every field out of bounds).
 
     Args:
         config: config.json as published (a multimodal wrapper's `text_config` is read).
         hf_quant_config: ModelOpt's hf_quant_config.json, when the repo has one.
         tokenizer_max_length: tokenizer_config.json's model_max_length (caps the context).
     """
+    from gpuforge.errors import raise_if
+    from gpuforge.sizing.config_checks import config_problems
+
     if not isinstance(config, dict):
         raise ConfigError(f"config.json is a {type(config).__name__}, not a mapping")
     c = text_config(config)
@@ -492,6 +495,7 @@ def parse_config(config: dict[str, Any], *, hf_quant_config: dict[str, Any] | No
     bad = [k for k in required + ["num_key_value_heads", "head_dim", "intermediate_size"] if c.get(k) is not None and (not isinstance(c[k], int) or isinstance(c[k], bool) or c[k] <= 0)]
     if bad:
         raise ConfigError(", ".join(f"{k} is {c[k]!r}, not a positive integer" for k in bad))
+    raise_if("config.json", config_problems(config))  # types and bounds of every field read (SpecError)
     default_len, limit_len = vllm_max_model_len(config, tokenizer_max_length)
     n = int(c["num_hidden_layers"])
     hidden = int(c["hidden_size"])
@@ -509,7 +513,7 @@ def parse_config(config: dict[str, Any], *, hf_quant_config: dict[str, Any] | No
     elif model_type.startswith("llama4") and num_experts:
         shared = moe_inter  # one shared expert per MoE layer
     dense_inter = int(c.get("intermediate_size_mlp") or (inter if num_experts else 0))
-    partial = float(c.get("partial_rotary_factor", 1.0))
+    partial = float(c.get("partial_rotary_factor") or 1.0)
     tie = c.get("tie_word_embeddings")
     if tie is None:
         tie = config.get("tie_word_embeddings", model_type.startswith("gemma"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from gpuforge import catalog
 from gpuforge.errors import Problem, SpecError
 from gpuforge.hub import HubCheckpoint, resolve_repo
+from gpuforge.inputs import load_json, read_text
 from gpuforge.sizing.architecture import ConfigError, ModelArch, parse_config
 
 
@@ -95,12 +95,10 @@ def _from_hub(repo_id: str, revision: str | None, token: str | None, refresh: bo
 
 
 def _read_config(path: str) -> dict[str, Any]:
-    try:
-        cfg = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise SpecError("model.config", [Problem("model.config", f"cannot read {path!r} ({exc.strerror})", "give the path to a config.json")]) from None
-    except ValueError as exc:
-        raise SpecError("model.config", [Problem("model.config", f"{path!r} is not valid JSON ({exc})", "give the path to a config.json")]) from None
+    # bounded, UTF-8 (a BOM is accepted), strict JSON: SpecError with the line otherwise
+    cfg = load_json(read_text(path, "model.config"), path)
+    if not isinstance(cfg, dict):
+        raise SpecError("model.config", [Problem("model.config", f"{path!r} holds a {type(cfg).__name__}, not a JSON object", "give the path to a config.json")])
     return cfg
 
 

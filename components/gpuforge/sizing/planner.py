@@ -14,6 +14,7 @@ import heapq
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from gpuforge import catalog
@@ -306,48 +307,61 @@ def _nodes_for(c: Candidate, replicas: int) -> int:
     return _with_replicas(c, replicas).nodes if replicas > 0 else 0
 
 
-def _offered_elsewhere(c: Candidate, capacity_type: str) -> str:
-    where = cloud_offers.regions_offering(c.cloud, c.instance.name, capacity_type)
+def _offered_elsewhere(cloud: str, instance_type: str, capacity_type: str) -> str:
+    where = cloud_offers.regions_offering(cloud, instance_type, capacity_type)
     article = "an" if capacity_type[0] in "aeiou" else "a"
     if not where:
         return f"; no catalog region has {article} {capacity_type} price for it"
     return f"; offered with {article} {capacity_type} price in {', '.join(where)}"
 
 
-def layout_cost(spec: DeploymentSpec, c: Candidate) -> LayoutCost:
-    """The cost of a layout in its region, or why it cannot be costed (never a guess)."""
-    ct = spec.target.capacity_type
-    inst = c.instance
-    o = cloud_offers.offer(c.cloud, inst.name, c.region)
+@cache
+def _unit_figures(
+    cloud: str, instance_type: str, region: str, ct: str, capacity_price: float | None, base: bool, spread: bool, generation: int
+) -> tuple[Figure | None, Figure | None, str | None, str | None]:
+    """(price of a node at the capacity type, on-demand price of a base node, problem, kind).
+
+    Memoised: it depends only on its arguments and the loaded price files, whose reload bumps
+    `generation`.
+    """
+    o = cloud_offers.offer(cloud, instance_type, region)
     if o is None or o.offered is None:
         why = o.offered_reason if o else "the catalog has no offer row for it"
-        return LayoutCost(ct, None, problem=f"whether {inst.name} is offered in {c.region} is unknown ({why}){_offered_elsewhere(c, ct)}", kind="region")
+        return None, None, f"whether {instance_type} is offered in {region} is unknown ({why}){_offered_elsewhere(cloud, instance_type, ct)}", "region"
     if o.offered is False:
-        return LayoutCost(ct, None, problem=f"{inst.name} is not offered in {c.region}{_offered_elsewhere(c, ct)}", kind="region")
-    facts = capacity_facts(c.cloud, ct)
+        return None, None, f"{instance_type} is not offered in {region}{_offered_elsewhere(cloud, instance_type, ct)}", "region"
+    if spread and len(o.zones) == 1:
+        # sla.spread_zones puts replicas in different zones; zone IDs from the offer data
+        return None, None, f"{instance_type} is offered in one zone of {region} only ({o.zones[0]}); spread_zones needs two or more", "region"
+    facts = capacity_facts(cloud, ct)
     if not facts.sold:
-        return LayoutCost(ct, None, problem=f"{ct} is not sold on {c.cloud}: {facts.notes}", kind="capacity")
+        return None, None, f"{ct} is not sold on {cloud}: {facts.notes}", "capacity"
     fig = o.figure(ct)
     if ct == "capacity-block":
         if o.capacity_block.status == "not-sold":
-            return LayoutCost(ct, None, problem=f"{inst.name} is not sold as an EC2 capacity block ({o.capacity_block.reason})", kind="capacity")
-        if spec.target.capacity_price_usd_per_hour is not None:
-            fig = Figure("priced", SPEC_PRICE, usd_per_hour=spec.target.capacity_price_usd_per_hour, as_of="as given")
+            return None, None, f"{instance_type} is not sold as an EC2 capacity block ({o.capacity_block.reason})", "capacity"
+        if capacity_price is not None:
+            fig = Figure("priced", SPEC_PRICE, usd_per_hour=capacity_price, as_of="as given")
     if fig.status == "not-sold":
-        return LayoutCost(ct, None, problem=f"{inst.name} is not sold as {ct} in {c.region} ({fig.reason}){_offered_elsewhere(c, ct)}", kind="capacity")
+        return None, None, f"{instance_type} is not sold as {ct} in {region} ({fig.reason}){_offered_elsewhere(cloud, instance_type, ct)}", "capacity"
     if not fig.priced:
-        return LayoutCost(ct, None, problem=f"{inst.name} has no {ct} price in {c.region} ({fig.reason}){_offered_elsewhere(c, ct)}", kind="price")
-    base_nodes, base_unit = 0, None
-    if wants_on_demand_base(spec):
-        base_unit = o.on_demand
-        if not base_unit.priced:
-            return LayoutCost(
-                ct, fig,
-                problem=f"{inst.name} has no on-demand price in {c.region} for the min_replicas kept off spot ({base_unit.reason})",
-                kind="price",
-            )
-        base_nodes = min(c.nodes, _nodes_for(c, spec.sla.min_replicas))
-    assert fig.usd_per_hour is not None
+        return None, None, f"{instance_type} has no {ct} price in {region} ({fig.reason}){_offered_elsewhere(cloud, instance_type, ct)}", "price"
+    if base and not o.on_demand.priced:
+        return fig, None, f"{instance_type} has no on-demand price in {region} for the min_replicas kept off spot ({o.on_demand.reason})", "price"
+    return fig, (o.on_demand if base else None), None, None
+
+
+def layout_cost(spec: DeploymentSpec, c: Candidate) -> LayoutCost:
+    """The cost of a layout in its region, or why it cannot be costed (never a guess)."""
+    ct = spec.target.capacity_type
+    base = wants_on_demand_base(spec)
+    fig, base_unit, problem, kind = _unit_figures(
+        c.cloud, c.instance.name, c.region, ct, spec.target.capacity_price_usd_per_hour, base,
+        spec.sla.spread_zones and spec.sla.min_replicas >= 2, cloud_offers.generation(),
+    )
+    if problem is not None or fig is None or fig.usd_per_hour is None:
+        return LayoutCost(ct, fig, problem=problem, kind=kind)
+    base_nodes = min(c.nodes, _nodes_for(c, spec.sla.min_replicas)) if base_unit is not None else 0
     per_hour = (c.nodes - base_nodes) * fig.usd_per_hour + base_nodes * (base_unit.usd_per_hour or 0.0 if base_unit else 0.0)
     return LayoutCost(ct, fig, base_nodes, base_unit, per_hour=per_hour)
 
@@ -786,6 +800,8 @@ def pricing_summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
         "price_source_url": lc.unit.source.url,
         "price_source_note": lc.unit.source.as_of_note,
         "on_demand_base_nodes": lc.base_nodes,
+        # AWS zone IDs (use1-az1); zone names map to IDs per account (describe-availability-zones)
+        "zones_offering": list(o.zones) if (o := cloud_offers.offer(c.cloud, c.instance.name, c.region)) else [],
     }
     if lc.base_nodes and lc.base_unit is not None:
         out["on_demand_base"] = {
