@@ -3,7 +3,7 @@
 The responses under tests/data/price_api are small, hand-trimmed files in the public formats:
 the AWS Price List bulk region index and per-region offer CSV (five metadata rows, header, rows;
 with distractor rows a Linux EKS node never pays: Windows, RHEL, dedicated tenancy, reserved
-terms, capacity-reservation rows, pre-installed SQL), the Spot pricing page's spot.js, and Azure
+terms, capacity-reservation rows, pre-installed SQL, a CapacityBlock market row), the Spot pricing page's spot.js, and Azure
 Retail Prices API pages (with NextPageLink, Windows, Low Priority and Spot meters). The HTTP
 client is the real one (urllib); only the server is local.
 """
@@ -107,6 +107,7 @@ def test_refresh_aws_from_the_price_list_and_spot_js(server, data_dir):
     assert got[("g6e.12xlarge", "eu-west-1")].offered is False
     assert got[("g6e.12xlarge", "us-east-1")].spot.status == "not-sold"  # spot.js says N/A*
     assert got[("p5.48xlarge", "eu-west-1")].on_demand.usd_per_hour == 62.10
+    assert got[("p5.48xlarge", "us-east-1")].on_demand.usd_per_hour == 55.04  # not the CapacityBlock market row
     assert got[("p5.48xlarge", "eu-west-1")].spot.status == "not-sold"
     # a region the index does not list is unknown, with the reason
     north = got[("g5.xlarge", "eu-north-1")]

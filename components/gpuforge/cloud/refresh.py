@@ -116,6 +116,9 @@ def parse_aws_offer_csv(lines: Iterable[str], types: set[str]) -> tuple[dict[str
     missing = [c for c in [*_AWS_ROW_FILTER, "Instance Type", "PricePerUnit"] if c not in col]
     if missing:
         raise ValueError(f"AWS offer file has no column(s) {missing}")
+    # where the file has a market option column, only plain on-demand rows (not e.g. capacity
+    # block rows) are an on-demand price
+    market = col.get("Market Option")
     out: dict[str, float] = {}
     for row in csv.reader(it):
         if len(row) < len(header):
@@ -124,6 +127,8 @@ def parse_aws_offer_csv(lines: Iterable[str], types: set[str]) -> tuple[dict[str
         if t not in types:
             continue
         if any(row[col[k]] not in allowed for k, allowed in _AWS_ROW_FILTER.items()):
+            continue
+        if market is not None and row[market] not in ("OnDemand", ""):
             continue
         price = float(row[col["PricePerUnit"]] or 0)
         if price > 0:
