@@ -153,3 +153,12 @@ def test_cli_snapshot_rebuilds_the_files(tmp_path):
     assert main(["prices", "snapshot", "--data-dir", str(tmp_path), "--reference-dir", str(REFERENCE)]) == 0
     for c in ("aws", "azure"):
         assert (tmp_path / f"prices_{c}.json").read_text() == (DATA / f"prices_{c}.json").read_text()
+
+
+def test_instance_rows_reference_prices_agree_with_the_regional_offers():
+    # instances.json keeps one reference price per type; the planner prices from gpuforge.cloud,
+    # so the two must never disagree
+    for inst in catalog.all_instances():
+        for p in inst.prices:
+            f = cloud.price(inst.cloud, inst.name, p.region)
+            assert f is not None and f.priced and f.usd_per_hour == pytest.approx(p.usd_per_hour), (inst.name, p.region)

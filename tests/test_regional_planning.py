@@ -92,6 +92,7 @@ def test_spot_is_costed_at_spot_prices_and_fits_a_budget_on_demand_does_not():
     s = result.to_plan().summary
     assert s["capacity_type"] == "spot" and s["interruption"]["notice_s"] == 120
     assert s["interruption"]["replicas_lost_per_reclaimed_node"] == ev.candidate.replicas_per_node
+    assert s["interruption"]["frequency"].startswith("unknown")  # not in the shipped snapshot; a refresh adds it
     with pytest.raises(NoFeasiblePlan):  # the same budget on on-demand capacity
         _plan(dict(raw, target={"cloud": "aws", "region": "us-east-1"}))
 

@@ -245,7 +245,12 @@ def _prices(args: argparse.Namespace) -> int:
             print(f"wrote {data_dir / f'prices_{name}.json'}")
         return 0
     clouds = ("aws", "azure") if args.cloud == "all" else (args.cloud,)
-    ep = Endpoints.from_env(aws_pricing=args.aws_pricing_url, aws_spot=args.aws_spot_url, azure_prices=args.azure_prices_url)
+    ep = Endpoints.from_env(
+        aws_pricing=args.aws_pricing_url,
+        aws_spot=args.aws_spot_url,
+        aws_spot_advisor=args.aws_spot_advisor_url,
+        azure_prices=args.azure_prices_url,
+    )
     try:
         return refresh(data_dir, clouds, ep, dry_run=args.dry_run)
     except OSError as exc:
@@ -339,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--data-dir", default=None, help="catalog data directory (default: the installed package's)")
     pr.add_argument("--aws-pricing-url", default=None, help="default $GPUFORGE_AWS_PRICING_URL or https://pricing.us-east-1.amazonaws.com")
     pr.add_argument("--aws-spot-url", default=None, help="default $GPUFORGE_AWS_SPOT_URL or the Spot pricing page's spot.js")
+    pr.add_argument(
+        "--aws-spot-advisor-url", default=None, help="default $GPUFORGE_AWS_SPOT_ADVISOR_URL or the Spot Instance Advisor's data file"
+    )
     pr.add_argument("--azure-prices-url", default=None, help="default $GPUFORGE_AZURE_PRICES_URL or https://prices.azure.com/api/retail/prices")
     pr.set_defaults(func=_prices)
 

@@ -835,6 +835,9 @@ def pricing_summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
                 "(node launch and load time are not modelled)"
             ),
             "source": facts.sources[0],
+            # share of spot instances of this type the cloud interrupted per month (a bucket)
+            "frequency": lc.unit.interruption_frequency
+            or "unknown: the price source has no interruption frequency (AWS publishes it in the Spot Instance Advisor; `gpuforge prices refresh` reads it)",
         }
     return out
 
