@@ -16,7 +16,6 @@ from typing import Any
 from gpuforge.k8s import validation as _v
 from gpuforge.k8s.validation import (  # noqa: F401  (re-exported for tests)
     KUBERNETES_VERSION,
-    NIC_CLUSTER_POLICY_SCHEMA,
     NOT_MANIFESTS,
     SECRET_SIG_KEY,
     SECRET_SIG_VALUE,

@@ -425,3 +425,38 @@ def test_platform_refuses_two_prometheus_choices():
     assert any(p.path == "prometheus" for p in both.problems())
     named = GpuPlatformArgs(cloud="aws", prometheus=ExistingPrometheus("http://p.m.svc:9090", "m", {"team": "x"}))
     assert named.problems() == [] and named.prometheus_url == "http://p.m.svc:9090" and named.prometheus_labels == {"team": "x"}
+
+
+def test_without_node_autoscaler_every_pool_of_a_spot_plan_is_fixed():
+    recorder = program("aws-eu-spot", json.dumps({"node_autoscaler": False}))
+    groups = [r for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if not r.name.endswith("-system")]
+    assert len(groups) == 2  # on-demand base + spot
+    for g in groups:
+        sc = g.inputs["scalingConfig"]
+        assert sc["minSize"] == sc["desiredSize"] == sc["maxSize"], g.name
+
+
+def test_capacity_blocks_need_the_node_autoscaler():
+    from dataclasses import replace
+
+    plan = plan_of("aws-llama405b-efa")
+    block = replace(plan, node_pool=replace(plan.node_pool, capacity_type="capacity-block",
+                                            capacity_reservation_id="cr-0123456789abcdef0", capacity_block_instance_count=4))
+    spec = ClusterSpec(private_endpoint_only=True, admin_principals=["arn:aws:iam::123456789012:role/a"], node_autoscaler=False)
+    found = [p.path for p in GpuClusterArgs(name="c", plans=[block], cluster=spec).problems()]
+    assert "cluster.node_autoscaler" in found
+    assert GpuClusterArgs(name="c", plans=[block], cluster=spec.model_copy(update={"node_autoscaler": True})).problems() == []
+
+
+@pytest.mark.parametrize("caller, warned", [
+    ("arn:aws:sts::123456789012:assumed-role/platform-admins/ci-run-42", False),  # a session of the admin role
+    ("arn:aws:iam::123456789012:role/platform-admins", False),
+    ("arn:aws:iam::123456789012:user/alice", True),  # the creator gets no entry: Unauthorized later
+    ("arn:aws:sts::123456789012:assumed-role/other-role/s", True),
+    ("arn:aws:sts::999999999999:assumed-role/platform-admins/s", True),  # same role name, other account
+])
+def test_warning_when_pulumi_runs_as_none_of_the_admins(caller, warned):
+    from gpuforge.aws.iam import caller_access_warning
+
+    message = caller_access_warning(caller, ("arn:aws:iam::123456789012:role/platform-admins",))
+    assert (message is not None) is warned

@@ -335,10 +335,10 @@ def main(argv: list[str] | None = None) -> int:
 
     pr = sub.add_parser(
         "prices",
-        help="price data: `refresh` rebuilds it from the public price APIs; `snapshot` from the public copies in ../shared",
+        help="price data: `refresh` rebuilds it from the public price APIs; `snapshot` from the public copies in reference/prices (run from the repository root)",
     )
     pr.add_argument("action", choices=["refresh", "snapshot"])
-    pr.add_argument("--reference-dir", default="../shared/reference/prices", help="snapshot: the public price copies")
+    pr.add_argument("--reference-dir", default="reference/prices", help="snapshot: the public price copies")
     pr.add_argument("--cloud", choices=["aws", "azure", "all"], default="all")
     pr.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     pr.add_argument("--data-dir", default=None, help="catalog data directory (default: the installed package's)")

@@ -88,6 +88,7 @@ class ServingPlan:
     cost_per_hour: float = 0.0  # whole deployment at planned replicas, for the dashboard
     zones: tuple[str, ...] = ()
     on_demand_replicas: int = 0  # spot plans: replicas kept on the on-demand pool; pods prefer it
+    output_tokens: int = 0  # planned completion length (workload.output_tokens), for the drain deadline
 
     @property
     def gpus_per_replica(self) -> int:

@@ -87,3 +87,33 @@ def node_role(
     if ssm:
         policies["ssm"] = SSM_POLICY
     return role, attach(name, role, part, policies, parent)
+
+
+def caller_access_warning(caller_arn: str, admin_arns: list[str] | tuple[str, ...]) -> str | None:
+    """A warning when the identity running Pulumi is none of the cluster's admins.
+
+    With admin principals listed the creator gets no bootstrap access entry, so its Kubernetes
+    provider would be refused (401/403). An assumed-role session
+    `arn:<p>:sts::<acct>:assumed-role/<role>/<session>` is matched to `arn:<p>:iam::<acct>:role/<role>`
+    (EKS access entries name the role, and its sessions inherit it); roles with an IAM path are
+    matched on the role name, since the session ARN drops the path.
+    """
+    if not admin_arns or not caller_arn:
+        return None
+    parts = caller_arn.split(":")
+    if len(parts) < 6:
+        return None
+    partition, service, account, resource = parts[1], parts[2], parts[4], parts[5]
+    candidates = {caller_arn}
+    if service == "sts" and resource.startswith("assumed-role/"):
+        role = resource.split("/")[1]
+        candidates.add(f"arn:{partition}:iam::{account}:role/{role}")
+        if any(a.startswith(f"arn:{partition}:iam::{account}:role/") and a.rsplit("/", 1)[-1] == role for a in admin_arns):
+            return None
+    if candidates & set(admin_arns):
+        return None
+    return (
+        f"the identity running pulumi ({caller_arn}) is not among cluster.admin_principals; with admins listed EKS gives "
+        "the creator no access entry, so creating Kubernetes objects will fail (Unauthorized). Run pulumi as one of "
+        "them, or add it to admin_principals."
+    )

@@ -22,6 +22,7 @@ from gpuforge.catalog import Gpu, InstanceType
 from gpuforge.cloud import capacity_facts
 from gpuforge.cloud import offers as cloud_offers
 from gpuforge.cloud.offers import Figure, Source
+from gpuforge.engine.launch import serving_support_problem
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import CAPACITY_LABEL, NodePoolPlan, Plan, ServingPlan
 from gpuforge.sizing.memory import VLLM_QUANTIZATION, MemoryEstimate, MemoryInputs, estimate_memory
@@ -93,7 +94,7 @@ class Evaluation:
     candidate: Candidate
     feasible: bool
     reasons: list[str]
-    kinds: set[str]  # memory | fabric | engine | ttft | itl | budget | capacity | price
+    kinds: set[str]  # memory | fabric | engine | serving | ttft | itl | budget | capacity | price
     cost_per_hour: float
     memory: MemoryEstimate | None = None
     performance: Performance | None = None
@@ -434,6 +435,11 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         if lc.kind == "region":
             return ev
 
+    # the serving path must be able to deploy the GPU (gpuforge.engine.launch.SERVED_GPU_VENDORS)
+    unserved = serving_support_problem(gpu.vendor, gpu.name)
+    if unserved:
+        reasons.append(unserved)
+        kinds.add("serving")
     # engine rules and fabric
     for r in engine_rule_problems(model, c.tensor_parallel, c.pipeline_parallel):
         reasons.append(r)
@@ -683,6 +689,7 @@ _FIX = {
     "price": "pick instance types or a capacity type the region prices (see `gpuforge catalog prices`), or refresh prices with `gpuforge prices refresh`",
     "availability": "lower sla.min_replicas",
     "region": "pick a region that offers the instance types (target.region or target.regions), or other instance types",
+    "serving": "allow NVIDIA GPU instance types (target.instance_types / instance_families)",
 }
 
 
@@ -732,6 +739,7 @@ def _path(kind: str) -> str:
         "price": "target.instance_types",
         "availability": "sla.min_replicas",
         "region": "target.region",
+        "serving": "target.instance_types",
     }[kind]
 
 
@@ -940,5 +948,6 @@ def build_plan(result: PlanResult) -> Plan:
         cost_per_hour=round(ev.cost_per_hour, 4),
         zones=tuple(zones),
         on_demand_replicas=on_demand_replicas,
+        output_tokens=spec.workload.output_tokens,
     )
     return Plan(deployment=spec.name, node_pool=pool, serving=serving, summary=summary(ev, model), spot_pool=spot_pool)
