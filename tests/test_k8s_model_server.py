@@ -925,3 +925,28 @@ def test_download_of_a_gated_repo_fails_at_once_with_the_reason(tmp_path):
     assert done.returncode == 2
     assert "GatedRepoError" in done.stdout and "HF token" in done.stdout
     assert "attempt" not in done.stdout  # no retries: they cannot help
+
+
+def test_download_takes_only_the_files_of_the_safetensors_index(tmp_path):
+    """weight_utils.download_weights_from_hf: with a root model.safetensors.index.json vLLM
+    downloads the files of its weight_map only (a stray consolidated copy in a subfolder stays)."""
+    import json as _json
+
+    from hub_download_server import FakeRepo
+
+    index = {"weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}}
+    repo = FakeRepo(
+        "org/Indexed",
+        {
+            "config.json": b"{}",
+            "model.safetensors.index.json": _json.dumps(index).encode(),
+            "model-00001-of-00002.safetensors": b"A" * 64,
+            "model-00002-of-00002.safetensors": b"B" * 64,
+            "extra/merged.safetensors": b"X" * 512,  # not in the index: vLLM does not load it
+        },
+    )
+    done, snap = _download(tmp_path, repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = sorted(p.relative_to(snap).as_posix() for p in snap.rglob("*") if p.is_file() or p.is_symlink())
+    assert got == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                   "model.safetensors.index.json"]  # fmt: skip

@@ -375,9 +375,11 @@ DOWNLOAD_PY = f'''\
 """gpuforge model download (init container): the checkpoint into HF_HOME, with progress and retries.
 
 Files vLLM 0.19 loads from a Hugging Face repo with `--load-format auto`
-(model_executor/model_loader/default_loader.py:110-160): the Mistral-format
-`consolidated*.safetensors` when the repo has them, else the HF safetensors; plus config,
-tokenizer and chat-template files. `original/` (Meta's consolidated .pth copy, as large as the
+(model_executor/model_loader/default_loader.py:110-160 `_prepare_weights`, weight_utils.py
+`download_weights_from_hf`): the Mistral-format `consolidated*.safetensors` when the repo has
+them; else, with a root model.safetensors.index.json, exactly the files of its weight_map; else
+the first of *.safetensors, *.bin, *.pt that matches a top-level file. Plus the top-level
+config, tokenizer and chat-template files. `original/` (Meta's consolidated .pth copy, as large as the
 weights) and other weight formats are skipped. vLLM then finds every file in the cache.
 """
 import os
@@ -385,9 +387,10 @@ import sys
 import threading
 import time
 
+import json
 from fnmatch import fnmatch
 
-from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 
 try:  # huggingface_hub >= 0.23
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
@@ -401,7 +404,7 @@ ATTEMPTS = int(os.environ.get("GPUFORGE_DOWNLOAD_ATTEMPTS", "{8}"))
 BACKOFF_S = float(os.environ.get("GPUFORGE_DOWNLOAD_BACKOFF_S", "15"))
 PROGRESS_S = float(os.environ.get("GPUFORGE_PROGRESS_S", "30"))
 META = ["*.json", "*.model", "*.tiktoken", "*.txt", "*.jinja", "*.py"]
-IGNORE = ["original/*", "*.pth", "*.pt", "*.bin", "*.gguf", "*.msgpack", "*.h5", "*.onnx"]
+IGNORE = ["original/*", "*.pth", "*.gguf", "*.msgpack", "*.h5", "*.onnx"]
 GIB = float(1 << 30)
 
 
@@ -434,6 +437,23 @@ def report(stop):
         last = now
 
 
+def weight_patterns(files):
+    """The weight files vLLM's default loader takes (see the module docstring)."""
+    if any(fnmatch(os.path.basename(f), "consolidated*.safetensors") for f in files):
+        return ["consolidated*.safetensors"]
+    top = [f for f in files if "/" not in f]
+    if "model.safetensors.index.json" in top:
+        index = hf_hub_download(REPO, "model.safetensors.index.json", revision=REVISION)
+        with open(index) as f:
+            wanted = sorted(set(json.load(f).get("weight_map", {{}}).values()))
+        if wanted:
+            return wanted
+    for pattern in ("*.safetensors", "*.bin", "*.pt"):
+        if any(fnmatch(f, pattern) for f in top):
+            return [pattern]
+    return []
+
+
 def main():
     print(f"gpuforge-download: {{REPO}}@{{REVISION or 'main'}} into {{cache_dir()}}"
           f" (expected {{EXPECTED_GIB:.1f}} GiB, {{on_disk():.1f}} GiB already cached)", flush=True)
@@ -442,9 +462,9 @@ def main():
         threading.Thread(target=report, args=(stop,), daemon=True).start()
         try:
             files = HfApi().list_repo_files(REPO, revision=REVISION)
-            mistral = any(fnmatch(f, "consolidated*.safetensors") for f in files)
-            weights = ["consolidated*.safetensors"] if mistral else ["*.safetensors"]
-            path = snapshot_download(REPO, revision=REVISION, allow_patterns=weights + META, ignore_patterns=IGNORE)
+            path = snapshot_download(
+                REPO, revision=REVISION, allow_patterns=weight_patterns(files) + META, ignore_patterns=IGNORE
+            )
         except (GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError) as e:
             # Retrying cannot help: wrong id or revision, or the token lacks access.
             print(f"gpuforge-download: {{type(e).__name__}}: {{e}}. Check model id, revision and HF token.", flush=True)
