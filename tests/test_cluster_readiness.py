@@ -134,9 +134,11 @@ def test_eks_creator_entry_is_off_when_admins_are_listed():
     assert alone.of_type("aws:eks/accessEntry:AccessEntry") == []
 
 
-def test_creator_admin_together_with_admins_is_a_spec_error():
-    found = cluster_args_problems("aws-chat-small", creator_admin=True)
-    assert "cluster.creator_admin" in found and "409" in found
+def test_creator_admin_can_be_kept_for_clusters_bootstrapped_that_way():
+    # EKS sets the bootstrap flag at creation only; a cluster made with it keeps it explicitly.
+    recorder = program("aws-chat-small", json.dumps({"creator_admin": True}))
+    assert by_name(recorder, EKS, "-eks").inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is True
+    assert cluster_args_problems("aws-chat-small", creator_admin=True) == ""
 
 
 def test_vpc_cni_enforces_network_policies():
@@ -448,15 +450,20 @@ def test_capacity_blocks_need_the_node_autoscaler():
     assert GpuClusterArgs(name="c", plans=[block], cluster=spec.model_copy(update={"node_autoscaler": True})).problems() == []
 
 
-@pytest.mark.parametrize("caller, warned", [
-    ("arn:aws:sts::123456789012:assumed-role/platform-admins/ci-run-42", False),  # a session of the admin role
-    ("arn:aws:iam::123456789012:role/platform-admins", False),
-    ("arn:aws:iam::123456789012:user/alice", True),  # the creator gets no entry: Unauthorized later
-    ("arn:aws:sts::123456789012:assumed-role/other-role/s", True),
-    ("arn:aws:sts::999999999999:assumed-role/platform-admins/s", True),  # same role name, other account
+ADMIN_ROLE = "arn:aws:iam::123456789012:role/platform-admins"
+
+
+@pytest.mark.parametrize("caller, creator_admin, warned", [
+    ("arn:aws:sts::123456789012:assumed-role/platform-admins/ci-run-42", False, None),  # a session of the admin role
+    (ADMIN_ROLE, False, None),
+    ("arn:aws:iam::123456789012:user/alice", False, "Unauthorized"),  # no entry for the creator
+    ("arn:aws:sts::123456789012:assumed-role/other-role/s", False, "Unauthorized"),
+    ("arn:aws:sts::999999999999:assumed-role/platform-admins/s", False, "Unauthorized"),  # same name, other account
+    ("arn:aws:sts::123456789012:assumed-role/platform-admins/s", True, "409"),  # bootstrap entry + explicit entry
+    ("arn:aws:iam::123456789012:user/alice", True, None),  # bootstrap entry for alice, explicit one for the role
 ])
-def test_warning_when_pulumi_runs_as_none_of_the_admins(caller, warned):
+def test_access_entry_warnings_for_the_identity_running_pulumi(caller, creator_admin, warned):
     from gpuforge.aws.iam import caller_access_warning
 
-    message = caller_access_warning(caller, ("arn:aws:iam::123456789012:role/platform-admins",))
-    assert (message is not None) is warned
+    message = caller_access_warning(caller, (ADMIN_ROLE,), creator_admin)
+    assert (message is None) if warned is None else (warned in (message or ""))

@@ -158,3 +158,16 @@ def test_example_manifests_validate():
         manifests = [{"type": r["type"], "inputs": r["inputs"]} for r in recorded(stack) if "inputs" in r and r["type"] not in kv.NOT_MANIFESTS]
         errors = [e for m in manifests for e in kv.validate_manifest(m["inputs"])]
         assert errors == [], (stack, errors[:5])
+
+
+def test_existing_cluster_example_does_not_install_its_addons_again():
+    stack = "aws-existing-cluster"  # cluster.installed_addons: [keda, dcgm-exporter]
+    rel = releases(stack)
+    assert "keda" not in rel and "dcgm-exporter" not in rel
+    assert "nvidia-device-plugin" in rel  # not listed: still installed
+    namespaces = {r["inputs"]["metadata"]["name"] for r in recorded(stack) if r["type"] == "kubernetes:core/v1:Namespace"}
+    assert "keda" not in namespaces
+    # the deployment still autoscales through the existing KEDA and is watched by the existing exporter
+    assert one(stack, "kubernetes:keda.sh/v1alpha1:ScaledObject")["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    dcgm = one(stack, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    assert dcgm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "dcgm-exporter"

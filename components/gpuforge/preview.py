@@ -3,15 +3,16 @@
 No cloud credentials, no Pulumi CLI: the program registers its resources against mocks that
 record them. The preview prints the sizing plan and the resource tree, and writes into the
 output folder every Kubernetes object as YAML (validated against the Kubernetes schemas and
-the CRDs), `plan.json` (as `gpuforge plan --format json`) and `resources.json` (type, name,
-parent, inputs; secrets masked). It complements `pulumi preview`; it does not replace it.
+the CRDs shipped in `gpuforge/k8s/crds/`), `plan.json` (as `gpuforge plan --format json`),
+`plan.md` (the review), `plan-<deployment>.svg` (cost vs latency of the candidates) and
+`resources.json` (type, name, parent, inputs; secrets masked). `--comment FILE` writes the
+pull-request comment. It complements `pulumi preview`; it does not replace it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,34 +120,56 @@ def _key_inputs(r: Any) -> str:
     return ("  [" + " ".join(parts) + "]") if parts else ""
 
 
-def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_dir: str | None = None) -> int:
-    """The preview command; returns the process exit code."""
-    from gpuforge.k8s.validation import NOT_MANIFESTS, unwrap, validate_manifest
+def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_dir: str | None = None, comment: str | None = None) -> int:
+    """The preview command; returns the process exit code.
+
+    `comment`: also write the pull-request comment for this stack there (the sizing review and
+    the offline preview's result; for an infeasible plan, why and what would fit).
+    """
+    from gpuforge.k8s.validation import (
+        KUBERNETES_VERSION,
+        NOT_MANIFESTS,
+        default_crd_dir,
+        unwrap,
+        validate_manifest,
+    )
     from gpuforge.program import plan_stack
-    from gpuforge.report import plan_json, render_plans
+    from gpuforge.progress import note, step
+    from gpuforge.report import chart_svg, infeasible_markdown, plan_json, render_plans
     from gpuforge.spec_checks import provider_config
 
+    out_dir = Path(out) if out else None
     try:
         path = stack_file(stack, stacks_dir)
         config, secrets = read_stack_config(path)
         if CONFIG_KEY not in config:
             print(f"{path}: no `{CONFIG_KEY}` in its config", file=sys.stderr)
             return 1
-        _, results = plan_stack(load_json(config[CONFIG_KEY], CONFIG_KEY), providers=provider_config(config))
+        with step(f"Planning {path}"):
+            _, results = plan_stack(load_json(config[CONFIG_KEY], CONFIG_KEY), providers=provider_config(config))
     except SpecError as exc:  # NoFeasiblePlan too
         print(str(exc), file=sys.stderr)
+        # the review still gets a plan.md: why nothing fits and what would
+        failed = infeasible_markdown(stack, exc)
+        if out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "plan.md").write_text(failed)
+        if comment:
+            _write(comment, failed + "\n**Result: failed** (no offline preview: the plan comes first).\n")
         return 1
     print(render_plans(results, "table"))
-    recorder, errors = run_program(config, secrets, stack)
+    with step("Running the Pulumi program under mocks"):
+        recorder, errors = run_program(config, secrets, stack)
     print(f"\nResources the program registers ({len(recorder.resources)}):\n")
     print(_tree(recorder.resources))
 
-    out_dir = Path(out) if out else None
     if out_dir:
         (out_dir / "manifests").mkdir(parents=True, exist_ok=True)
-    crds = Path(crds_dir or os.environ.get("GPUFORGE_CRDS_DIR") or Path(stacks_dir).resolve().parent.parent / "shared" / "crds")
+    # the CRDs shipped with the package unless told otherwise
+    crds = Path(crds_dir) if crds_dir else default_crd_dir()
     if not crds.is_dir():
         errors.append(f"no CRD directory at {crds}: pass --crds-dir or set GPUFORGE_CRDS_DIR to validate custom resources")
+    note("-> Validating Kubernetes objects against the Kubernetes schemas and the CRDs ...")
     invalid = 0
     count = 0
     for r in recorder.resources:
@@ -169,8 +192,32 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
         resources = [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.masked_inputs()} for r in recorder.resources]
         (out_dir / "resources.json").write_text(dumps(resources, indent=1, default=str))
         (out_dir / "plan.md").write_text(render_plans(results, "markdown"))
+        for res in results:
+            svg = chart_svg(res)
+            if svg:
+                (out_dir / f"plan-{res.spec.name}.svg").write_text(svg)
     print(f"\n{count} Kubernetes objects, {invalid} invalid" + (f"; written to {out_dir}" if out_dir else ""))
+    if comment:
+        result = (
+            f"\n**Offline preview** (`gpuforge preview --stack {stack}`): {len(recorder.resources)} resources registered, "
+            f"{count} Kubernetes objects validated against the Kubernetes {KUBERNETES_VERSION} schemas and the CRDs, {invalid} invalid.\n"
+        )
+        if errors:
+            result += "\n**Result: failed**\n\n```\n" + "\n".join(errors[:50]) + "\n```\n"
+        _write(comment, render_plans(results, "markdown") + result)
     if errors:
         print("\n".join(["", "Errors:"] + [f"  {e}" for e in errors]), file=sys.stderr)
         return 1
+    if out_dir:
+        names = ", ".join(str(out_dir / f"plan-{r.spec.name}.svg") for r in results)
+        note(
+            f"\nLook at: {out_dir / 'plan.md'} (the sizing review), {names} (cost vs latency), "
+            f"{out_dir / 'manifests'}/ (every Kubernetes object), {out_dir / 'resources.json'}.\n"
+            f"Next: gpuforge init my-stack --from {stack}, then see README.md, 'Deploying a stack'."
+        )
     return 0
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)

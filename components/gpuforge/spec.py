@@ -149,7 +149,8 @@ class ClusterSpec(_Strict):
     creator_admin: bool | None = Field(
         None,
         description="EKS: also give the identity running `pulumi up` admin through bootstrapClusterCreatorAdminPermissions. "
-        "Default: only when admin_principals is empty (EKS rejects a second access entry for the same principal).",
+        "Default: only when admin_principals is empty (EKS rejects a second access entry for the same principal). "
+        "Set only at creation: keep true for clusters created with it.",
     )
     vpc_id: str | None = Field(None, description="AWS, existing cluster: the VPC of its node subnets.")
     subnet_ids_by_zone: dict[str, str] = Field(default_factory=dict, description="AWS, existing cluster: private subnet id per zone.")

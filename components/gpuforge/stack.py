@@ -101,18 +101,6 @@ class GpuClusterArgs:
             )
         if c.register_infiniband_feature and cloud != "azure":
             out.append(Problem("cluster.register_infiniband_feature", "an Azure subscription feature, the stack is on AWS", "drop it"))
-        if cloud == "aws" and c.mode == "new" and c.admin_principals and c.creator_admin:
-            # EKS creates an access entry for the creator (bootstrapClusterCreatorAdminPermissions);
-            # one for the same principal among admin_principals is a 409 ResourceInUseException
-            # (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
-            out.append(
-                Problem(
-                    "cluster.creator_admin",
-                    "true together with admin_principals: when the identity running pulumi is one of them, EKS rejects the "
-                    "second access entry for it (409)",
-                    "drop creator_admin and run pulumi as one of admin_principals (default), or drop admin_principals",
-                )
-            )
         out += self._autoscaling_problems()
         if not c.node_autoscaler:
             blocks = sorted(q.name for p in self.plans for q in p.pools if q.capacity_type == "capacity-block")
@@ -235,12 +223,13 @@ class GpuCluster(pulumi.ComponentResource):
                 cluster_autoscaler=c.node_autoscaler,
             )
         self.cluster = EksCluster(f"{name}-eks", cluster_args, child)
-        if c.mode == "new" and not c.creator_is_admin():
+        if c.mode == "new" and c.admin_principals:
+            # Which access entry the identity running pulumi ends up with is only known at run
+            # time (EKS: a second entry for one principal is a 409; no entry is Unauthorized).
             from gpuforge.aws.iam import caller_access_warning
 
-            admins = tuple(c.admin_principals)
-            caller = aws_caller_arn(self)
-            caller.apply(lambda arn: _warn(caller_access_warning(arn, admins)))
+            admins, creator = tuple(c.admin_principals), c.creator_is_admin()
+            aws_caller_arn(self).apply(lambda arn: _warn(caller_access_warning(arn, admins, creator)))
         if c.mode == "existing" and c.node_autoscaler:
             pulumi.log.warn(
                 "existing EKS cluster: gpuforge installs no node autoscaler on it; the GPU node group's size is left to "

@@ -15,7 +15,8 @@ Used by the test suite and by `gpuforge preview`; needs the `test` extras
 
 `validate_manifest(obj, crd_dir=...)` returns a list of error strings (it accepts recorded
 inputs as they are); `validate_recorded(resources, crd_dir=...)` checks every `kubernetes:*`
-resource among recorded Pulumi registrations. `crd_dir` defaults to $GPUFORGE_CRDS_DIR.
+resource among recorded Pulumi registrations. `crd_dir` defaults to $GPUFORGE_CRDS_DIR,
+else the CRDs shipped in `gpuforge/k8s/crds/` (package data).
 """
 
 from __future__ import annotations
@@ -112,11 +113,15 @@ def strictify(schema: Any) -> Any:
     return out
 
 
+# The CRDs shipped as package data (copies of shared/crds; see crds/SOURCES.md), so validation
+# works from an installed package without the repository's sibling folders.
+PACKAGED_CRD_DIR = Path(__file__).resolve().parent / "crds"
+
+
 def default_crd_dir() -> Path:
+    """$GPUFORGE_CRDS_DIR when set, else the CRDs shipped with the package."""
     env = os.environ.get("GPUFORGE_CRDS_DIR")
-    if not env:
-        raise ValueError("no CRD directory: pass crd_dir or set GPUFORGE_CRDS_DIR")
-    return Path(env)
+    return Path(env) if env else PACKAGED_CRD_DIR
 
 
 def crd_schemas(crd_dir: Path | str | None = None) -> dict[tuple[str, str, str], dict[str, Any]]:

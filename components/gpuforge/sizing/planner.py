@@ -605,11 +605,15 @@ def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate,
     return (ev if ev.feasible else None), ev
 
 
-def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False) -> PlanResult:
+def plan_deployment(
+    spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False, explain: bool = True
+) -> PlanResult:
     """The cheapest feasible plan, the nearest alternatives and the rejected layouts.
 
     `hf_token` is used only to read a repo that is not in the catalog from the Hugging Face
-    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy.
+    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy. With
+    `explain`, a NoFeasiblePlan also says what the SLA costs without the budget and the
+    cheapest single changes that fit (`gpuforge.sizing.relax`, which re-plans with it off).
     """
     model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision, token=hf_token, refresh=refresh_hub)
     feasible: list[Evaluation] = []
@@ -637,7 +641,12 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, *, hf_tok
         else:
             rejected.append(why)
     if not feasible:
-        raise _no_plan(spec, rejected)
+        err = _no_plan(spec, rejected)
+        if explain:
+            from gpuforge.sizing.relax import explain as what_fits
+
+            err = NoFeasiblePlan(err.subject, err.problems + what_fits(spec, model, hf_token))
+        raise err
     feasible.sort(key=Evaluation.sort_key)
     chosen = feasible[0]
     if chosen.candidate.nodes_per_replica > 1 and not spec.target.zone:
