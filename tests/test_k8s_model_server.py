@@ -950,3 +950,31 @@ def test_download_takes_only_the_files_of_the_safetensors_index(tmp_path):
     got = sorted(p.relative_to(snap).as_posix() for p in snap.rglob("*") if p.is_file() or p.is_symlink())
     assert got == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
                    "model.safetensors.index.json"]  # fmt: skip
+
+
+def test_single_node_server_does_not_wait_for_a_leader(tmp_path):
+    import subprocess
+
+    d = _write_scripts(tmp_path)
+    _stub(tmp_path, "vllm", f'echo "vllm $*" >> {tmp_path / "log"}')
+    env = _stub(tmp_path, "getent", "exit 2")  # would never resolve
+    env.pop("LWS_LEADER_ADDRESS", None)
+    done = subprocess.run(["bash", str(d / "launch.sh"), "vllm", "serve"], env=env, capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0 and "waiting" not in done.stdout
+
+
+def test_sigterm_while_waiting_for_the_leader_stops_the_wait(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    d = _write_scripts(tmp_path)
+    _stub(tmp_path, "vllm", f'echo "vllm $*" >> {tmp_path / "log"}')
+    env = _stub(tmp_path, "getent", "exit 2")  # the leader never resolves
+    env.update({"GPUFORGE_ROLE": "worker", "LWS_LEADER_ADDRESS": "x-0.x.llm", "GPUFORGE_POLL_S": "0.2"})
+    proc = subprocess.Popen(["bash", str(d / "launch.sh"), "vllm", "serve"], env=env, stdout=subprocess.PIPE, text=True)
+    assert "waiting for the group leader" in proc.stdout.readline()
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 143
+    assert not (tmp_path / "log").exists()  # vLLM never started

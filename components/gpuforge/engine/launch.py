@@ -249,12 +249,20 @@ LAUNCH_SH = f"""\
 #!/bin/bash
 # gpuforge launch wrapper for vLLM {VLLM_VERSION}: runs "$@" (the vllm serve argv) as a child,
 # forwards SIGTERM / SIGINT to it (vLLM drains on SIGTERM) and exits with its status.
-# Multi-node workers first wait until the leader's name resolves; with GPUFORGE_NCCL_NET set,
+# In a LeaderWorkerSet group (LWS_LEADER_ADDRESS set) every pod, leader included, first waits
+# until the leader's name resolves (it is --master-addr); with GPUFORGE_NCCL_NET set,
 # fabric_check.py reports which network NCCL chose.
 set -uo pipefail
+child=""
+term=0
+# Installed first: a SIGTERM before vLLM runs is remembered and forwarded once it does.
+trap 'term=1; if [ -n "$child" ]; then kill -TERM "$child" 2> /dev/null; fi' TERM INT
 if [ "${{GPUFORGE_ROLE:-server}}" = "worker" ]; then
   : "${{LWS_LEADER_ADDRESS:?LeaderWorkerSet sets LWS_LEADER_ADDRESS in every pod of a group}}"
+fi
+if [ -n "${{LWS_LEADER_ADDRESS:-}}" ]; then
   until getent hosts "$LWS_LEADER_ADDRESS" > /dev/null 2>&1; do
+    [ "$term" = 1 ] && exit 143
     echo "gpuforge: waiting for the group leader $LWS_LEADER_ADDRESS to resolve"
     sleep "${{GPUFORGE_POLL_S:-5}}"
   done
@@ -265,7 +273,7 @@ if [ -n "${{GPUFORGE_NCCL_NET:-}}" ]; then
 fi
 "$@" &
 child=$!
-trap 'kill -TERM "$child" 2> /dev/null' TERM INT
+if [ "$term" = 1 ]; then kill -TERM "$child" 2> /dev/null; fi
 rc=0
 while :; do
   wait "$child"; rc=$?
@@ -382,12 +390,11 @@ the first of *.safetensors, *.bin, *.pt that matches a top-level file. Plus the 
 config, tokenizer and chat-template files. `original/` (Meta's consolidated .pth copy, as large as the
 weights) and other weight formats are skipped. vLLM then finds every file in the cache.
 """
+import json
 import os
 import sys
 import threading
 import time
-
-import json
 from fnmatch import fnmatch
 
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
