@@ -150,6 +150,13 @@ def perf_section() -> list[str]:
                 if e is not None:
                     lines.append(f"| {r['point_id']} | {r['gpu_type']} | {r['model_id']} | {r['precision']} | {r['tp']} | {r['input_tokens']} / {r['output_tokens']} | "
                                  f"{r['load']:g} | {NAMES[m]} | {r['measured'][m]:,.1f} | {r['cv'][m]:,.1f} | {e * 100:+.0f}% |")
+    try:
+        import issue_examples  # bench/issue_examples.py
+
+        lines += ["", "### The issue's examples", "", "| example | predicted | measured |", "|---|---|---|",
+                  *[f"| {a} | {b} | {c} |" for a, b, c in issue_examples.rows()]]
+    except (FileNotFoundError, KeyError) as exc:
+        lines += ["", f"(issue examples not computed: {exc})"]
     lines += ["", "### Fitted parameters (`components/gpuforge/sizing/data/perf_params.json`)", "",
               "| generation | " + " | ".join(GEN_PARAMS) + " |", "|---|" + "---|" * len(GEN_PARAMS)]
     for g, v in sorted(p.generations.items()):

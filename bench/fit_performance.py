@@ -11,7 +11,7 @@ One command does all of it:
    compute efficiency, per-step / per-layer / per-MoE-layer costs; globally: all-reduce
    latencies, quantized-kernel and fused-MoE efficiencies, arrival variability, V0-engine
    overhead, per-request API cost) by robust least squares on log(predicted / measured), on
-   grade A/B points, each setup weighted 1/sqrt(its points) so no source dominates, with weak
+   grade A/B points, each point weighted setup_points^-0.5 so no source dominates, with weak
    priors that keep unidentified parameters at physical values;
 3. leave-one-setup-out: for every setup, the parameters without it (one Gauss-Newton step
    from the full fit with that setup's points removed; `--exact N` also refits the N largest
@@ -92,6 +92,9 @@ def kernel_priors() -> dict[tuple[str, str], tuple[float, float]]:
                 acc[("global", cmp_key)].append(q["compute_eff"] / bf["compute_eff"])
     return {k: (statistics.mean(v), KERNEL_SIGMA if k[0] != "global" else 0.4) for k, v in acc.items()}
 METRICS = ("ttft", "itl", "throughput")
+# each point weighs setup_points^-power: 0.5 keeps the biggest harness from dominating (the
+# corpus README's advice), 0 would weigh points as the median over points does
+SETUP_WEIGHT_POWER = 0.5
 LOSS_SCALE = 0.15  # soft-L1 knee in log units: beyond ~15% a point counts linearly (robust)
 
 
@@ -137,7 +140,7 @@ def _weights(cases: list[PerfCase]) -> list[float]:
     n: dict[str, int] = defaultdict(int)
     for c in cases:
         n[c.setup] += 1
-    return [1 / math.sqrt(n[c.setup]) for c in cases]
+    return [n[c.setup] ** -SETUP_WEIGHT_POWER for c in cases]
 
 
 def _rows(cases: list[PerfCase]) -> list[tuple[int, str, float]]:

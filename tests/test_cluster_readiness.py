@@ -467,3 +467,19 @@ def test_access_entry_warnings_for_the_identity_running_pulumi(caller, creator_a
 
     message = caller_access_warning(caller, (ADMIN_ROLE,), creator_admin)
     assert (message is None) if warned is None else (warned in (message or ""))
+
+
+@pytest.mark.parametrize("stack, expected", [
+    ("aws-chat-small", ["public to 203.0.113.0/24 + private", "no creator entry", '"enableNetworkPolicy": "true"',
+                        "kube-prometheus-stack installed", "Cluster Autoscaler release", "chat-small-gpu 2..4", "chat-small 2..4"]),
+    ("aws-llama405b-efa", ["private only"]),
+    ("azure-llama70b", ["Resource group: created (rg-gpuforge-llama70b)", "Network Contributor", "public to 203.0.113.0/24",
+                        "networkPolicy cilium", "AKS cluster autoscaler on the GPU pools"]),
+    ("aws-existing-cluster", ["an existing cluster's own"]),
+])
+def test_preview_shows_the_readiness_choices(stack, expected):
+    from gpuforge.preview import readiness_summary
+
+    text = "\n".join(readiness_summary(program(stack).resources))
+    for fragment in expected:
+        assert fragment in text, f"{stack}: {fragment!r} not in\n{text}"

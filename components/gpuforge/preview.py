@@ -120,6 +120,63 @@ def _key_inputs(r: Any) -> str:
     return ("  [" + " ".join(parts) + "]") if parts else ""
 
 
+def readiness_summary(resources: list[Any]) -> list[str]:
+    """One line per cluster-level choice the deploy depends on, read from the registered inputs:
+    API endpoint, cluster access, NetworkPolicy enforcement, Prometheus, node autoscaling."""
+
+    def of(typ: str) -> list[Any]:
+        return [r for r in resources if r.type == typ]
+
+    def n(value: Any) -> str:  # the mocks hand numbers back as floats
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+    lines: list[str] = []
+    for eks in of("aws:eks/cluster:Cluster"):
+        vpc, access = eks.inputs.get("vpcConfig", {}), eks.inputs.get("accessConfig", {})
+        api = f"public to {', '.join(vpc.get('publicAccessCidrs', []))} + private" if vpc.get("endpointPublicAccess") else "private only"
+        lines.append(f"API endpoint (EKS {eks.name}): {api}")
+        entries = [r.inputs.get("principalArn") for r in of("aws:eks/accessEntry:AccessEntry")]
+        creator = "creator entry" if access.get("bootstrapClusterCreatorAdminPermissions") else "no creator entry"
+        lines.append(f"Cluster admins: {creator}; access entries for {', '.join(map(str, entries)) or 'nobody else'}")
+    for addon in of("aws:eks/addon:Addon"):
+        if addon.inputs.get("addonName") == "vpc-cni":
+            lines.append(f"NetworkPolicy enforcement: vpc-cni configurationValues {addon.inputs.get('configurationValues')}")
+    for rg in of("azure-native:resources:ResourceGroup"):
+        lines.append(f"Resource group: created ({rg.inputs.get('resourceGroupName') or rg.name})")
+    for role in of("azure-native:authorization:RoleAssignment"):
+        role_id = role.inputs.get("roleDefinitionId", "").rsplit("/", 1)[-1]
+        named = "Network Contributor" if role_id == "4d97b98b-1d4f-4787-a291-c67834d212e7" else role_id
+        lines.append(f"Cluster identity role: {named} on {role.inputs.get('scope')}")
+    for aks in of("azure-native:containerservice:ManagedCluster"):
+        prof = aks.inputs.get("apiServerAccessProfile") or {}
+        api = "private only" if prof.get("enablePrivateCluster") else f"public to {', '.join(prof.get('authorizedIPRanges') or ['(everyone)'])}"
+        lines.append(f"API endpoint (AKS {aks.name}): {api}")
+        net = aks.inputs.get("networkProfile", {})
+        lines.append(f"NetworkPolicy enforcement: networkPolicy {net.get('networkPolicy', 'none')} (dataplane {net.get('networkDataplane', 'azure')})")
+    if not of("aws:eks/cluster:Cluster") and not of("azure-native:containerservice:ManagedCluster"):
+        lines.append("API endpoint, admins, NetworkPolicy engine: an existing cluster's own (not managed here)")
+    releases = {r.inputs.get("name"): r for r in of("kubernetes:helm.sh/v3:Release")}
+    addresses = sorted({t["metadata"]["serverAddress"] for r in of("kubernetes:keda.sh/v1alpha1:ScaledObject")
+                        for t in r.inputs.get("spec", {}).get("triggers", []) if t.get("type") == "prometheus"})
+    source = "kube-prometheus-stack installed" if "kube-prometheus-stack" in releases else "existing Prometheus"
+    lines.append(f"Prometheus: {source}; KEDA queries {', '.join(addresses) or '(no ScaledObject)'}")
+    agent_pools = of("azure-native:containerservice:AgentPool")
+    if "cluster-autoscaler" in releases:
+        scaler = "Cluster Autoscaler release"
+    elif any(r.inputs.get("enableAutoScaling") for r in agent_pools):
+        scaler = "AKS cluster autoscaler on the GPU pools"
+    else:
+        scaler = "none installed by gpuforge"
+    pools = [f"{r.name} {n(r.inputs['scalingConfig']['minSize'])}..{n(r.inputs['scalingConfig']['maxSize'])}"
+             for r in of("aws:eks/nodeGroup:NodeGroup") if not r.name.endswith("-system")]
+    pools += [f"{r.name} {n(r.inputs.get('minCount', r.inputs.get('count')))}..{n(r.inputs.get('maxCount', r.inputs.get('count')))}"
+              for r in agent_pools]
+    keda = [f"{r.inputs['metadata']['name']} {n(r.inputs['spec'].get('minReplicaCount'))}..{n(r.inputs['spec'].get('maxReplicaCount'))}"
+            for r in of("kubernetes:keda.sh/v1alpha1:ScaledObject")]
+    lines.append(f"Node autoscaling: {scaler}; GPU pools (nodes) {', '.join(pools)}; KEDA replicas {', '.join(keda)}")
+    return lines
+
+
 def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_dir: str | None = None, comment: str | None = None) -> int:
     """The preview command; returns the process exit code.
 
@@ -162,6 +219,8 @@ def run_preview(stack: str, out: str | None, stacks_dir: str = "stacks", crds_di
         recorder, errors = run_program(config, secrets, stack)
     print(f"\nResources the program registers ({len(recorder.resources)}):\n")
     print(_tree(recorder.resources))
+    print("\nCluster readiness (what `pulumi up` relies on):\n")
+    print("\n".join(f"  {line}" for line in readiness_summary(recorder.resources)))
 
     if out_dir:
         (out_dir / "manifests").mkdir(parents=True, exist_ok=True)

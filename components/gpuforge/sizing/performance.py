@@ -247,7 +247,11 @@ def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, flo
     system = KERNEL_SYSTEM.get(gpu_id)
     if system and (system != "l40s") != nvlink:
         return None
-    table = (kernel_tables()["systems"].get(system) or {}).get("allreduce_us", {}) if system else {}
+    # vLLM 0.19.0 vllm/distributed/device_communicators/custom_all_reduce.py (CustomAllreduce
+    # .__init__): "Custom allreduce is disabled because it's not supported on more than two
+    # PCIe-only GPUs" - those all-reduces go through NCCL
+    kind = "nccl_allreduce_us" if not nvlink and tp > 2 else "allreduce_us"
+    table = (kernel_tables()["systems"].get(system) or {}).get(kind, {}) if system else {}
     pts = table.get(str(tp))
     if not pts:
         return None
