@@ -171,3 +171,26 @@ def test_existing_cluster_example_does_not_install_its_addons_again():
     assert one(stack, "kubernetes:keda.sh/v1alpha1:ScaledObject")["spec"]["scaleTargetRef"]["kind"] == "Deployment"
     dcgm = one(stack, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
     assert dcgm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "dcgm-exporter"
+
+
+def test_shared_cache_and_drain_from_the_spec():
+    """serving.shared_cache: one ReadWriteMany claim for every replica (EFS / FSx for Lustre,
+    Azure Files / Blob), sized from the download; serving.drain_seconds overrides the drain."""
+    from gpuforge.spec import CONFIG_KEY
+
+    config, secrets = read_stack_config(stack_file("aws-llama70b-fp8", REPO / "stacks"))
+    deployment = json.loads(config[CONFIG_KEY])
+    deployment.setdefault("serving", {}).update({"shared_cache": {"storage_class": "efs-sc"}, "drain_seconds": 120})
+    config = {**config, CONFIG_KEY: json.dumps(deployment)}
+    recorder, errors = run_program(config, secrets, "aws-llama70b-fp8")
+    assert not errors, errors
+    (claim,) = [kv.unwrap(r.inputs) for r in recorder.resources if r.type == "kubernetes:core/v1:PersistentVolumeClaim"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"] and claim["spec"]["storageClassName"] == "efs-sc"
+    assert int(claim["spec"]["resources"]["requests"]["storage"].removesuffix("Gi")) >= 130
+    (dep,) = [kv.unwrap(r.inputs) for r in recorder.resources if r.type == DEPLOYMENT]
+    pod = dep["spec"]["template"]["spec"]
+    vol = next(v for v in pod["volumes"] if v["name"] == "model-cache")
+    assert vol == {"name": "model-cache", "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}}
+    argv = argv_of(pod["containers"][0])
+    assert flag(argv, "--shutdown-timeout") == "120"
+    assert pod["terminationGracePeriodSeconds"] == 10 + 120 + 30
