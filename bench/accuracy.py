@@ -94,6 +94,13 @@ def perf_section() -> list[str]:
         "",
         "Reproduce: `.venv/bin/python bench/fit_performance.py` (fit, CV, this file).",
         "",
+        "Cross-validation method: " + meta.get("cv", "leave-one-setup-out") + ". "
+        + (f"Check against true refits of the {meta['exact_refits']['setups']} largest fitted setups: the held-out |error| of their points "
+           f"changes by {meta['exact_refits']['median_abs_error_change'] * 100:+.2f} percentage points (median; worst single point {meta['exact_refits'].get('max_abs_error_change', 0) * 100:+.0f}) "
+           "when the parameters are refitted without the setup (least squares from the full fit) instead of stepped."
+           if (meta.get("exact_refits") or {}).get("median_abs_error_change") is not None else "No exact-refit check recorded in this run (`--exact N`)."),
+        "Grade C points are never fitted, so their full-fit predictions are already out of sample.",
+        "",
         "### Targets",
         "",
         "| metric | points | median abs error | p90 abs error | target | met |",

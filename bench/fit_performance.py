@@ -311,7 +311,7 @@ def main() -> int:
                         case = next(c for c in cases if c.point_id == pid)
                         for m, v in case.measured.items():
                             exact[f"{pid}|{m}"] = abs(pred[m] / v - 1) - abs(cv[pid][m] / v - 1)
-            print(f"exact refits of {len(chosen)} setups: median |error| change vs the Newton step "
+            print(f"exact refits of {len(chosen)} setups ({', '.join(chosen)}): median |error| change vs the Newton step "
                   f"{statistics.median(exact.values()) * 100:+.2f} points, max {max(exact.values(), key=abs) * 100:+.1f}", flush=True)
     insample = {c.point_id: predict_case(c, full) for c in cases}
     extra_cases, _ = load_corpus(CORPUS, EXTRA) if EXTRA.exists() else ([], [])
@@ -343,7 +343,8 @@ def main() -> int:
                 "measured": c.measured, "cv": {m: round(v, 4) for m, v in pred.items()}, "fit": {m: round(v, 4) for m, v in pred.items()}, "extra": True,
             })
         cv_meta = {**meta, "cv": "leave-one-setup-out, one Gauss-Newton step from the full fit per setup",
-                   "exact_refits": {"setups": args.exact, "median_abs_error_change": statistics.median(exact.values()) if exact else None}}
+                   "exact_refits": {"setups": args.exact, "median_abs_error_change": statistics.median(exact.values()) if exact else None,
+                                    "max_abs_error_change": max(exact.values(), key=abs) if exact else None}}
         body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows)
         skipped_body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in skipped_rows)
         CV_OUT.write_text(f'{{"meta": {json.dumps(cv_meta)},\n"cases": [\n{body}\n],\n"skipped": [\n{skipped_body}\n]}}\n')

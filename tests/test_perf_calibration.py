@@ -120,3 +120,19 @@ def catalog_gpu(gid):
     from gpuforge import catalog
 
     return catalog.get_gpu(gid)
+
+
+def test_plan_review_weighs_sla_headroom_against_the_model_error():
+    from gpuforge.report import margins
+    from gpuforge.sizing.planner import plan_deployment
+    from tests_support import spec_of
+
+    tight = plan_deployment(spec_of(model="llama-3.1-8b-instruct", I=1000, O=300, conc=8, ttft=2000, itl=60))
+    perf = tight.chosen.performance
+    assert perf is not None and perf.error_group and perf.itl_error > 0
+    row = next(r for r in margins(tight) if r["name"] == "model error")
+    assert f"ITL ±{perf.itl_error * 100:.0f}%" in row["value"]
+    itl_head = (60 - perf.itl_p95_ms) / 60
+    ttft_head = (2000 - perf.ttft_p95_ms) / 2000
+    covered = min(itl_head - perf.itl_error, ttft_head - perf.ttft_error) >= 0
+    assert row["margin"] == ("SLA margins exceed it" if covered else "SLA margins are within it")

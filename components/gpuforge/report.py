@@ -170,6 +170,17 @@ def margins(result: PlanResult) -> list[dict[str, str]]:
         {"name": "TTFT p95", "value": _ms(perf.ttft_p95_ms), "limit": _ms(spec.sla.ttft_p95_ms), "margin": _headroom(perf.ttft_p95_ms, spec.sla.ttft_p95_ms)},
         {"name": "ITL p95", "value": _ms(perf.itl_p95_ms, 1), "limit": _ms(spec.sla.itl_limit_ms(), 1), "margin": _headroom(perf.itl_p95_ms, spec.sla.itl_limit_ms())},
     ]
+    if perf.error_group:
+        # the cross-validated error of the model on the nearest measured group
+        # (gpuforge.sizing.performance, docs/accuracy.md): are the SLA margins bigger than it?
+        head = min((spec.sla.ttft_p95_ms - perf.ttft_p95_ms) / spec.sla.ttft_p95_ms - perf.ttft_error,
+                   (spec.sla.itl_limit_ms() - perf.itl_p95_ms) / spec.sla.itl_limit_ms() - perf.itl_error)
+        rows.append({
+            "name": "model error",
+            "value": f"TTFT ±{perf.ttft_error * 100:.0f}%, ITL ±{perf.itl_error * 100:.0f}% (median, {perf.error_group})",
+            "limit": "cross-validated on measured vLLM runs",
+            "margin": "SLA margins exceed it" if head >= 0 else "SLA margins are within it",
+        })
     need = ev.per_replica_concurrency * (spec.workload.input_tokens + spec.workload.output_tokens)
     if need:
         rows.append(

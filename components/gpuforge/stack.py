@@ -227,9 +227,13 @@ class GpuCluster(pulumi.ComponentResource):
             # Which access entry the identity running pulumi ends up with is only known at run
             # time (EKS: a second entry for one principal is a 409; no entry is Unauthorized).
             from gpuforge.aws.iam import caller_access_warning
+            from gpuforge.testing import OFFLINE_CALLER_ARN
 
             admins, creator = tuple(c.admin_principals), c.creator_is_admin()
-            aws_caller_arn(self).apply(lambda arn: _warn(caller_access_warning(arn, admins, creator)))
+            # The offline preview has no real identity to check.
+            aws_caller_arn(self).apply(
+                lambda arn: None if arn == OFFLINE_CALLER_ARN else _warn(caller_access_warning(arn, admins, creator))
+            )
         if c.mode == "existing" and c.node_autoscaler:
             pulumi.log.warn(
                 "existing EKS cluster: gpuforge installs no node autoscaler on it; the GPU node group's size is left to "
