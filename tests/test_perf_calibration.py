@@ -94,7 +94,7 @@ def test_held_out_points_within_recorded_cv_error():
 )
 def test_estimate_json_reports_the_figures_the_planner_uses(kw, capsys):
     from gpuforge.cli import main
-    from gpuforge.sizing.planner import PRECISIONS, engine_dtype, plan_deployment, summary
+    from gpuforge.sizing.planner import engine_dtype, memory_quantization, plan_deployment, summary
     from tests_support import spec_of
 
     r = plan_deployment(spec_of(**kw))
@@ -102,8 +102,8 @@ def test_estimate_json_reports_the_figures_the_planner_uses(kw, capsys):
     s = summary(ev, r.model)
     argv = [
         "estimate", "--model", r.model.key, "--gpu", c.instance.gpu, "--tp", str(c.tensor_parallel), "--pp", str(c.pipeline_parallel),
-        "--max-model-len", str(ev.max_model_len), "--max-num-seqs", str(ev.max_num_seqs), "--quantization", PRECISIONS[c.precision][1],
-        "--dtype", engine_dtype(catalog_gpu(c.instance.gpu), c.precision), "--kv-cache-dtype", c.kv_cache_dtype,
+        "--max-model-len", str(ev.max_model_len), "--max-num-seqs", str(ev.max_num_seqs), "--quantization", memory_quantization(c.precision),
+        "--dtype", engine_dtype(r.model, catalog_gpu(c.instance.gpu), c.precision), "--kv-cache-dtype", c.kv_cache_dtype,
         "--input-tokens", str(kw["I"]), "--output-tokens", str(kw["O"]), "--concurrency", str(ev.per_replica_concurrency), "--json",
     ]
     assert main(argv) == 0

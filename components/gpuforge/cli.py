@@ -100,6 +100,9 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         perf = predict(model, layout, workload, est)
         out.update(perf.to_dict())
+        from gpuforge.sizing.planner import itl_p95_ms
+
+        out["itl_p95_ms"] = itl_p95_ms(perf)  # the planner's figure: never below the mean ITL
     if args.json:
         print(dumps(out, indent=2))
     else:

@@ -24,7 +24,8 @@ from gpuforge.spec_checks import (
 )
 
 CONFIG_KEY = "gpuforge:deployment"
-Precision = Literal["bf16", "fp16", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4"]
+# gpuforge's precision vocabulary is the engine's (gpuforge.engine.vllm.PRECISIONS)
+Precision = Literal["bf16", "fp16", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4", "nvfp4"]
 KvCacheDtype = Literal["auto", "fp8"]
 CloudChoice = Literal["aws", "azure", "either"]
 CapacityType = Literal["on-demand", "spot", "capacity-block", "reserved"]
@@ -81,6 +82,7 @@ class SlaSpec(_Strict):
     min_tokens_per_s_per_user: Annotated[float | None, Field(gt=0, description="Alternative to itl_p95_ms.")] = None
     min_replicas: Annotated[int, Field(ge=1, description="Replicas always running (availability).")] = 1
     spread_zones: bool = Field(False, description="Replicas must run in different zones.")
+    headroom: Annotated[float, Field(ge=0, lt=0.9, description="Share of ttft_p95_ms and itl_p95_ms the plan keeps free (0.1: predictions at most 90% of the SLA).")] = 0.10
 
     def itl_limit_ms(self) -> float:
         limits = [self.itl_p95_ms] if self.itl_p95_ms else []

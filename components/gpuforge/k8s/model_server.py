@@ -214,7 +214,8 @@ class ModelServerArgs:
             gpus_per_node x nodes_per_replica.
         gpus_per_node, nodes_per_replica: the replica layout; >1 node makes a LeaderWorkerSet.
         pool_name: value of the nodes' `gpuforge.io/pool` label.
-        node_vcpus, node_memory_gib: the node's size; the pod requests it minus headroom.
+        node_vcpus, node_memory_gib: the node's size; without pod_cpu_request /
+            pod_memory_request_gib (the plan's per-pod requests) the pod requests it minus headroom.
         weights_gib_total: weights in GPU memory (load time).
         download_gib: size of the checkpoint's files in the repository (cache size, download
             budget); 0 = weights_gib_total.
@@ -288,6 +289,9 @@ class ModelServerArgs:
     crd_dependencies: Sequence[pulumi.Resource] = ()
     namespace_dependencies: Sequence[pulumi.Resource] = ()  # the Namespace, when created elsewhere (GpuPlatform)
     plan_problems: tuple[Problem, ...] = ()
+    # per-pod requests from the plan (ServingPlan.cpu_request / memory_request_gib); 0 = derive
+    pod_cpu_request: int = 0
+    pod_memory_request_gib: int = 0
 
     # --- derived --------------------------------------------------------------------------
     @property
@@ -354,10 +358,15 @@ class ModelServerArgs:
 
     @property
     def cpu_request(self) -> int:
+        """The plan's per-pod request (node allocatable / replicas per node), else the node minus headroom."""
+        if self.pod_cpu_request:
+            return self.pod_cpu_request
         return max(1, math.floor(self.node_vcpus * CPU_FRACTION) - CPU_RESERVED)
 
     @property
     def memory_request_gib(self) -> int:
+        if self.pod_memory_request_gib:
+            return self.pod_memory_request_gib
         return max(1, math.floor(self.node_memory_gib * MEMORY_FRACTION - MEMORY_RESERVED_GIB))
 
     @property
@@ -635,6 +644,8 @@ class ModelServerArgs:
             output_tokens=int(getattr(serving, "output_tokens", 0) or 0),
             rollout_surge=bool(pool and pool.max_nodes - serving.max_replicas * npr >= npr),
             plan_problems=tuple(cache_problems),
+            pod_cpu_request=serving.cpu_request,
+            pod_memory_request_gib=serving.memory_request_gib,
         )
         return replace(args, **overrides)
 
