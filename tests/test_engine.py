@@ -210,3 +210,15 @@ def test_serve_args_round_trip():
     flags = engine.parse_serve_args(args)
     assert flags["--tensor-parallel-size"] == "8" and flags["--max-model-len"] == "131072"
     assert flags["--allow-deprecated-quantization"] is True and "--quantization" not in flags
+
+
+# --- a catalog id names exactly one checkpoint ----------------------------------------------------
+def test_405b_instruct_serves_the_instruct_repo():
+    # the repository's own 405B stacks name llama-3.1-405b-instruct; it used to render the base repo
+    from gpuforge.sizing.planner import plan_deployment
+    from tests_support import spec_of
+
+    assert resolve("llama-3.1-405b-instruct").hf_id == "meta-llama/Llama-3.1-405B-Instruct"
+    assert resolve("llama-3.1-405b").hf_id == "meta-llama/Llama-3.1-405B"
+    plan = plan_deployment(spec_of(model="llama-3.1-405b-instruct", I=2000, O=500, conc=16, ttft=10000, itl=100, families=["p5"], zone="us-east-1a")).to_plan()
+    assert plan.serving.model == "meta-llama/Llama-3.1-405B-Instruct"
