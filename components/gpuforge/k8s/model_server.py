@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from gpuforge.errors import Problem, SpecError
+from gpuforge.k8s import security
 from gpuforge.k8s.manifests import (
     AZURE_SPOT_TAINT,
     DEFAULT_PROMETHEUS_URL,
@@ -116,7 +117,14 @@ class ModelServerArgs:
         fabric, efa_interfaces: multi-node fabric (`vpc.amazonaws.com/efa: efa_interfaces` or
             `rdma/ib: 1`).
         hf_token: a Pulumi secret with a Hugging Face token (stored in a Kubernetes Secret), or
-            hf_token_secret_name: an existing Secret with key `token`.
+            hf_token_secret_name: an existing Secret with key `token`; mounted as a file
+            (HF_TOKEN_PATH), never an environment variable.
+        api_key: the key clients send (`Authorization: Bearer ...`), a Pulumi secret; or
+            api_key_secret_name: an existing Secret with key `api-key`. Neither: a random key is
+            generated (pulumi_random) and exported as the secret output `api_key`.
+            require_api_key=False serves without one (docs/security.md).
+        run_as_non_root: None decides (non-root unless multi-node RDMA or a host_path cache
+            need root, gpuforge.k8s.security.needs_root); True / False force it.
         expose: `cluster` (ClusterIP only), `gateway` (HTTPRoute) or `ingress`.
         allowed_namespaces: namespaces whose pods may call the API (NetworkPolicy).
         rollout_surge: the pool has room for one more replica during a rollout.
@@ -148,6 +156,10 @@ class ModelServerArgs:
     image: str = VLLM_IMAGE
     hf_token: pulumi.Input[str] | None = None
     hf_token_secret_name: str | None = None
+    api_key: pulumi.Input[str] | None = None
+    api_key_secret_name: str | None = None
+    require_api_key: bool = True
+    run_as_non_root: bool | None = None
     model_cache: ModelCache = field(default_factory=ModelCache)
     shm_gib: float | None = None
     startup_budget_s: int | None = None
@@ -320,6 +332,7 @@ class ModelServerArgs:
             out.append(
                 Problem("model.hf_token", "both hf_token and hf_token_secret_name given", "pass only one of them")
             )
+        out += self._security_problems()
         if self.expose not in ("cluster", "gateway", "ingress"):
             out.append(Problem("serving.expose", f"{self.expose!r}", "use cluster, gateway or ingress"))
         if self.expose == "gateway" and not self.gateway_name:
@@ -345,6 +358,26 @@ class ModelServerArgs:
                     )
                 )
         return out
+
+    def _security_problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        if self.api_key is not None and self.api_key_secret_name:
+            out.append(Problem("api_key", "both api_key and api_key_secret_name given", "pass only one of them"))
+        if not self.require_api_key and (self.api_key is not None or self.api_key_secret_name):
+            out.append(Problem("require_api_key", "false, but a key is given", "drop the key, or require it"))
+        if self.run_as_non_root and self.root_reason:
+            out.append(Problem("run_as_non_root", f"true, but {self.root_reason}", "leave run_as_non_root unset"))
+        return out
+
+    @property
+    def root_reason(self) -> str | None:
+        """Why the pods run as root (None: they run as a non-root user)."""
+        rdma = self.multi_node and self.fabric in ("efa", "infiniband")
+        return security.needs_root(rdma, self.model_cache.kind == "host_path")
+
+    @property
+    def non_root(self) -> bool:
+        return self.run_as_non_root if self.run_as_non_root is not None else self.root_reason is None
 
     @classmethod
     def from_plan(
@@ -495,6 +528,7 @@ class ModelServer(pulumi.ComponentResource):
 
     service_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
+    api_key: pulumi.Output[str] | None  # secret; None when the key is in an existing Secret or not required
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
         problems = args.problems()
@@ -507,10 +541,13 @@ class ModelServer(pulumi.ComponentResource):
         if a.create_namespace:
             self.namespace = k8s.core.v1.Namespace(
                 f"{name}-ns",
-                metadata={"name": a.namespace, "labels": {"app.kubernetes.io/managed-by": "gpuforge"}},
+                metadata={"name": a.namespace, "labels": security.serving_namespace_labels()},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             ns_deps = [self.namespace]
+            self.default_deny = security.default_deny_policy(
+                f"{name}-default-deny", a.namespace, pulumi.ResourceOptions(parent=self, depends_on=ns_deps)
+            )
         ns_deps += list(a.namespace_dependencies)
         child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps)
         crd_child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps + list(a.crd_dependencies))
@@ -527,6 +564,9 @@ class ModelServer(pulumi.ComponentResource):
                     child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
                 ),
             )
+
+        api_key_secret = self._api_key(name, child)
+        self._api_key_secret = api_key_secret
 
         if a.model_cache.kind == "pvc" and a.model_cache.storage_class:
             self.cache_claim = k8s.core.v1.PersistentVolumeClaim(
@@ -669,20 +709,44 @@ class ModelServer(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(
             f"http://{a.service_name}.{a.namespace}.svc.cluster.local:{HTTP_PORT}/v1"
         )
-        self.register_outputs({"service_name": self.service_name, "endpoint": self.endpoint})
+        self.api_key_secret_name = pulumi.Output.from_input(api_key_secret or "")
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "endpoint": self.endpoint,
+                "api_key": self.api_key,
+                "api_key_secret_name": self.api_key_secret_name,
+            }
+        )
+
+    def _api_key(self, name: str, child: pulumi.ResourceOptions) -> str | None:
+        """The Secret holding the API key (created unless an existing one is named); sets
+        `self.api_key` (a secret Output, or None when the key lives in a Secret we did not make)."""
+        a = self._args
+        self.api_key = None
+        if not a.require_api_key:
+            return None
+        if a.api_key_secret_name:
+            return a.api_key_secret_name
+        key = a.api_key if a.api_key is not None else security.generated_api_key(f"{name}-api-key", pulumi.ResourceOptions(parent=self))
+        self.api_key = pulumi.Output.secret(key)
+        secret_name = f"{a.name}-api-key"
+        self.api_key_secret = security.api_key_secret(f"{name}-api-key", secret_name, a.namespace, a.name, self.api_key, child)
+        return secret_name
 
     # --- pod template -------------------------------------------------------------------------
-    def _env(self, token_secret: str | None) -> list[dict[str, Any]]:
+    def _env(self, token_secret: str | None, role: str = SERVER) -> list[dict[str, Any]]:
         a = self._args
         env: list[dict[str, Any]] = [
             {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/huggingface"},
             {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
             {"name": "DO_NOT_TRACK", "value": "1"},
         ]
+        env += security.writable_env()
         if token_secret:
-            env.append(
-                {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": token_secret, "key": "token"}}}
-            )
+            env.append(security.hf_token_volume(token_secret)[2])  # a file, not the value
+        if role == SERVER and self._api_key_secret:
+            env.append(security.api_key_env(self._api_key_secret))
         if a.multi_node:
             env += fabric_env(a.fabric)
         return env
@@ -701,7 +765,7 @@ class ModelServer(pulumi.ComponentResource):
         limits = {"memory": gib(a.memory_request_gib), "nvidia.com/gpu": str(a.gpus_per_node), **fabric}
         return {"requests": requests, "limits": limits}
 
-    def _volumes(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _volumes(self, token_secret: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         a = self._args
         c = a.model_cache
         if c.kind == "host_path":
@@ -716,21 +780,28 @@ class ModelServer(pulumi.ComponentResource):
             {"name": "model-cache", **cache},
         ]
         mounts = [{"name": "shm", "mountPath": "/dev/shm"}, {"name": "model-cache", "mountPath": CACHE_MOUNT}]
+        extra_volumes, extra_mounts = security.writable_volumes()
+        volumes += extra_volumes
+        mounts += extra_mounts
+        if token_secret:
+            volume, mount, _ = security.hf_token_volume(token_secret)
+            volumes.append(volume)
+            mounts.append(mount)
         return volumes, mounts
 
     def _container(self, token_secret: str | None, role: str) -> dict[str, Any]:
         a = self._args
-        _, mounts = self._volumes()
+        _, mounts = self._volumes(token_secret)
+        # RDMA memory registration pins pages: lift the locked-memory limit.
+        caps = ("IPC_LOCK",) if a.multi_node and a.fabric in ("efa", "infiniband") else ()
         container: dict[str, Any] = {
             "name": "vllm" if role == SERVER else "vllm-worker",
             "image": a.image,
-            "env": self._env(token_secret),
+            "env": self._env(token_secret, role),
             "resources": self._resources(),
             "volumeMounts": mounts,
+            "securityContext": security.container_security_context(a.non_root, caps),
         }
-        if a.multi_node and a.fabric in ("efa", "infiniband"):
-            # RDMA memory registration pins pages: lift the locked-memory limit.
-            container["securityContext"] = {"capabilities": {"add": ["IPC_LOCK"]}}
         if role == WORKER:
             container["command"] = ["/bin/bash", "-c", worker_script()]
             return container
@@ -749,7 +820,7 @@ class ModelServer(pulumi.ComponentResource):
 
     def _pod_spec(self, token_secret: str | None, role: str) -> dict[str, Any]:
         a = self._args
-        volumes, _ = self._volumes()
+        volumes, _ = self._volumes(token_secret)
         tolerations = [gpu_toleration()]
         if a.spot and a.cloud == "azure":
             tolerations.append(dict(AZURE_SPOT_TAINT))
@@ -758,6 +829,9 @@ class ModelServer(pulumi.ComponentResource):
             "tolerations": tolerations,
             # A Service named like vLLM's settings would inject VLLM_PORT and break the server.
             "enableServiceLinks": False,
+            # the server never calls the Kubernetes API: no token to steal
+            "automountServiceAccountToken": False,
+            "securityContext": security.pod_security_context(a.non_root),
             "terminationGracePeriodSeconds": 60,
             "containers": [self._container(token_secret, role)],
             "volumes": volumes,
