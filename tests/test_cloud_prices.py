@@ -129,7 +129,9 @@ def test_stale_regional_prices_are_unknown_not_used():
 def test_shipped_files_are_rebuilt_exactly_from_the_public_copies():
     built = snapshot.build_all(REFERENCE, DATA)
     for name, data in built.items():
-        assert (DATA / f"prices_{name}.json").read_text() == snapshot.dump(data), f"prices_{name}.json differs from its sources"
+        assert (DATA / f"prices_{name}.json").read_text() == snapshot.dump(data), (
+            f"prices_{name}.json differs from its sources; after adding a catalog type or region run `gpuforge prices snapshot`"
+        )
 
 
 def test_loader_refuses_a_priced_figure_without_price():
@@ -138,3 +140,16 @@ def test_loader_refuses_a_priced_figure_without_price():
         cloud_offers._figure({"status": "priced", "source": "s"}, src)
     with pytest.raises(ValueError):
         cloud_offers._figure({"status": "unknown", "source": "s"}, src)
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference/prices is not checked out here")
+def test_cli_snapshot_rebuilds_the_files(tmp_path):
+    import shutil
+
+    from gpuforge.cli import main
+
+    for name in ("instances.json", "regions.json"):
+        shutil.copy(DATA / name, tmp_path / name)
+    assert main(["prices", "snapshot", "--data-dir", str(tmp_path), "--reference-dir", str(REFERENCE)]) == 0
+    for c in ("aws", "azure"):
+        assert (tmp_path / f"prices_{c}.json").read_text() == (DATA / f"prices_{c}.json").read_text()

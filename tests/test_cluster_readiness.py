@@ -380,3 +380,48 @@ def test_every_kubernetes_object_waits_for_cluster_namespace_and_crd(stack):
                 assert waits & set(releases.values()), f"{stack}: {kind} {r.name} waits for no release installing its CRD"
         checked += 1
     assert checked > 5
+
+
+# --- component-level guards (for programs that use the components without a stack spec) -------
+
+def test_components_refuse_an_api_open_to_everyone_without_the_opt_in():
+    from gpuforge.aws import EksClusterArgs
+    from gpuforge.azure import AksClusterArgs
+
+    eks = EksClusterArgs(cluster_name="c", region="us-east-1", subnet_ids=["a", "b"], endpoint_public_access=True,
+                         public_access_cidrs=["0.0.0.0/0"])
+    assert any("whole internet" in p.reason for p in eks.problems())
+    eks_ok = EksClusterArgs(cluster_name="c", region="us-east-1", subnet_ids=["a", "b"], endpoint_public_access=True,
+                            public_access_cidrs=["0.0.0.0/0"], allow_public_from_anywhere=True)
+    assert not [p for p in eks_ok.problems() if p.path == "public_access_cidrs"]
+    aks = AksClusterArgs(resource_group_name="rg", location="eastus", admin_group_object_ids=["3f1e2a4b-0000-4000-8000-00000000a001"])
+    assert any(p.path == "cluster.authorized_ip_ranges" for p in aks.problems())  # public with no ranges
+    private = AksClusterArgs(resource_group_name="rg", location="eastus", private_cluster=True,
+                             admin_group_object_ids=["3f1e2a4b-0000-4000-8000-00000000a001"])
+    assert private.problems() == []
+
+
+def test_capacity_block_pools_start_at_zero():
+    from gpuforge.aws import GpuNodePoolArgs
+    from gpuforge.plan import NodePoolPlan
+
+    pool = NodePoolPlan(name="blk", cloud="aws", region="us-east-1", instance_type="p5.48xlarge", gpu="h100-80gb",
+                        gpus_per_node=8, nodes_per_replica=1, desired_nodes=2, min_nodes=1, max_nodes=2,
+                        capacity_type="capacity-block", zone="us-east-1a", capacity_reservation_id="cr-0123456789abcdef0",
+                        capacity_block_instance_count=2)
+    args = GpuNodePoolArgs.from_plan(pool, cluster_name="c", subnet_ids_by_zone={"us-east-1a": "subnet-a"})
+    assert (args.min_nodes, args.desired_nodes, args.max_nodes) == (0, 0, 2)
+    on_demand = GpuNodePoolArgs.from_plan(
+        NodePoolPlan(**{**pool.__dict__, "capacity_type": "on-demand", "capacity_reservation_id": None, "capacity_block_instance_count": None}),
+        cluster_name="c", subnet_ids_by_zone={"us-east-1a": "subnet-a"},
+    )
+    assert (on_demand.min_nodes, on_demand.desired_nodes) == (1, 2)
+
+
+def test_platform_refuses_two_prometheus_choices():
+    from gpuforge.k8s.platform import ExistingPrometheus, GpuPlatformArgs
+
+    both = GpuPlatformArgs(cloud="aws", kube_prometheus_stack=True, prometheus=ExistingPrometheus("http://p.m.svc:9090", "m"))
+    assert any(p.path == "prometheus" for p in both.problems())
+    named = GpuPlatformArgs(cloud="aws", prometheus=ExistingPrometheus("http://p.m.svc:9090", "m", {"team": "x"}))
+    assert named.problems() == [] and named.prometheus_url == "http://p.m.svc:9090" and named.prometheus_labels == {"team": "x"}

@@ -77,7 +77,10 @@ def test_tp_speeds_up_decode_on_nvlink_more_than_on_pcie():
     pcie_h100 = dataclasses.replace(H100, nvlink_gbs=None)
     nv = run(tp=1).itl_ms / run(tp=4).itl_ms
     pc = run(gpu=pcie_h100, tp=1).itl_ms / run(gpu=pcie_h100, tp=4).itl_ms
-    assert nv > 2.0
+    # measured (perf corpus, AIConfigurator silicon, Qwen3-32B bf16 on H100, c=8, 1k/1k):
+    # TPOT 15.9 ms at TP2, 10.6 at TP4, 8.0 at TP8 - each doubling buys ~1.3-1.5x, not 2x,
+    # because every layer pays two all-reduce latencies; 4x the GPUs buys well over 1.5x
+    assert nv > 1.5
     assert nv > pc
 
 

@@ -1,9 +1,9 @@
 """`gpuforge prices refresh` against recorded price API responses served on 127.0.0.1.
 
 The responses under tests/data/price_api are small, hand-trimmed files in the public formats:
-the AWS Price List bulk region index and per-region offer CSV (five metadata rows, header, rows;
+the AWS Price List bulk region index, the Spot Instance Advisor's data file and per-region offer CSV (five metadata rows, header, rows;
 with distractor rows a Linux EKS node never pays: Windows, RHEL, dedicated tenancy, reserved
-terms, capacity-reservation rows, pre-installed SQL), the Spot pricing page's spot.js, and Azure
+terms, capacity-reservation rows, pre-installed SQL, a CapacityBlock market row), the Spot pricing page's spot.js, and Azure
 Retail Prices API pages (with NextPageLink, Windows, Low Priority and Spot meters). The HTTP
 client is the real one (urllib); only the server is local.
 """
@@ -42,10 +42,8 @@ class _Recorded(BaseHTTPRequestHandler):
         type(self).requests.append(self.path)
         url = urllib.parse.urlparse(self.path)
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        if url.path.startswith("/aws/"):
+        if url.path.startswith("/aws/") or url.path in ("/spot.js", "/spot-advisor-data.json"):
             path = RECORDED / url.path.lstrip("/")
-        elif url.path == "/spot.js":
-            path = RECORDED / "spot.js"
         elif url.path == "/azure/prices":
             q = urllib.parse.parse_qs(url.query)
             flt = q.get("$filter", [""])[0]
@@ -72,7 +70,12 @@ def server():
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{srv.server_address[1]}"
-    yield Endpoints(aws_pricing=f"{base}/aws", aws_spot=f"{base}/spot.js", azure_prices=f"{base}/azure/prices")
+    yield Endpoints(
+        aws_pricing=f"{base}/aws",
+        aws_spot=f"{base}/spot.js",
+        aws_spot_advisor=f"{base}/spot-advisor-data.json",
+        azure_prices=f"{base}/azure/prices",
+    )
     srv.shutdown()
 
 
@@ -103,10 +106,13 @@ def test_refresh_aws_from_the_price_list_and_spot_js(server, data_dir):
     # the Linux, shared, no-software, on-demand row; not Windows 1.19, dedicated 1.107, RI 0.634, SQL 1.146
     assert g5.offered and g5.on_demand.usd_per_hour == 1.006 and g5.on_demand.as_of == "2026-08-01T09:00:00Z"
     assert g5.spot.usd_per_hour == 0.4019 and g5.zones  # zones kept from the previous file
+    assert g5.spot.interruption_frequency == "5-10%"  # Spot Instance Advisor range 1, Linux (not Windows)
+    assert got[("g5.xlarge", "eu-west-1")].spot.interruption_frequency == ">20%"
     assert got[("g5.xlarge", "eu-west-1")].on_demand.usd_per_hour == 1.123  # RHEL row skipped
     assert got[("g6e.12xlarge", "eu-west-1")].offered is False
     assert got[("g6e.12xlarge", "us-east-1")].spot.status == "not-sold"  # spot.js says N/A*
     assert got[("p5.48xlarge", "eu-west-1")].on_demand.usd_per_hour == 62.10
+    assert got[("p5.48xlarge", "us-east-1")].on_demand.usd_per_hour == 55.04  # not the CapacityBlock market row
     assert got[("p5.48xlarge", "eu-west-1")].spot.status == "not-sold"
     # a region the index does not list is unknown, with the reason
     north = got[("g5.xlarge", "eu-north-1")]
@@ -141,6 +147,7 @@ def test_cli_refresh_dry_run_writes_nothing_and_takes_endpoints_from_env(server,
     before = (data_dir / "prices_aws.json").read_text()
     monkeypatch.setenv("GPUFORGE_AWS_PRICING_URL", server.aws_pricing)
     monkeypatch.setenv("GPUFORGE_AWS_SPOT_URL", server.aws_spot)
+    monkeypatch.setenv("GPUFORGE_AWS_SPOT_ADVISOR_URL", server.aws_spot_advisor)
     assert main(["prices", "refresh", "--cloud", "aws", "--dry-run", "--data-dir", str(data_dir)]) == 0
     assert (data_dir / "prices_aws.json").read_text() == before
     out = capsys.readouterr()

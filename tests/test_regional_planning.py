@@ -92,6 +92,7 @@ def test_spot_is_costed_at_spot_prices_and_fits_a_budget_on_demand_does_not():
     s = result.to_plan().summary
     assert s["capacity_type"] == "spot" and s["interruption"]["notice_s"] == 120
     assert s["interruption"]["replicas_lost_per_reclaimed_node"] == ev.candidate.replicas_per_node
+    assert s["interruption"]["frequency"].startswith("unknown")  # not in the shipped snapshot; a refresh adds it
     with pytest.raises(NoFeasiblePlan):  # the same budget on on-demand capacity
         _plan(dict(raw, target={"cloud": "aws", "region": "us-east-1"}))
 
@@ -211,3 +212,21 @@ def test_spread_zones_refuses_a_type_offered_in_one_zone_of_the_region():
     # without spread_zones it plans, and the plan names the zone IDs that offer it
     raw["sla"] = {"ttft_p95_ms": 3000, "min_replicas": 2}
     assert _plan(raw).to_plan().summary["zones_offering"] == ["use1-az2"]
+
+
+@pytest.mark.parametrize(
+    "target,sla",
+    [
+        ({"cloud": "aws", "region": "eu-central-1", "capacity_type": "spot", "instance_families": ["g5", "g6", "g6e"]}, {"min_replicas": 2}),
+        ({"cloud": "either", "regions": ["ap-northeast-1", "japaneast"], "instance_families": ["g5", "g6e", "NC_A100_v4", "NCasT4_v3"]}, {}),
+    ],
+    ids=["spot-with-on-demand-base", "either-cloud-tokyo"],
+)
+def test_regional_plan_is_the_brute_force_cheapest(target, sla):
+    from gpuforge.sizing.planner import brute_force
+
+    spec = load_spec(dict(LLAMA8B, target=target, sla=sla))
+    best = brute_force(spec, max_replicas=8)
+    chosen = plan_deployment(spec).chosen
+    assert best is not None
+    assert chosen.cost_per_month == pytest.approx(best.cost_per_month)

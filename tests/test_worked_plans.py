@@ -63,11 +63,15 @@ def test_deepseek_r1_on_one_8x_h200_node():
 
 def test_same_70b_spec_on_aws_and_azure():
     # The same fp8 70B latency spec: on AWS the planner finds the cheapest priced H100/H200
-    # or L40S layout, on Azure a single H100 NVL (94 GB) per replica beats an 8-GPU ND box.
+    # or L40S layout, on Azure H100 NVL (94 GB) VMs beat an 8-GPU ND box. (Since the model
+    # was calibrated on the perf corpus, three TP2 NC80adis replicas undercut seven single-GPU
+    # NC40ads ones: one H100 streams 70B FP8 weights at ~2 TB/s - AIConfigurator silicon,
+    # Llama-3.1-70B FP8 TP2 on H100 at c=4 measures 18 ms TPOT for 35 GB per GPU - so a
+    # single GPU leaves little ITL headroom under 40 ms at this load.)
     aws = chosen(model="llama-3.3-70b-instruct", I=1500, O=300, conc=32, ttft=2000, itl=40, precision=["fp8"], max_nodes_per_replica=1)
     azure = chosen(model="llama-3.3-70b-instruct", I=1500, O=300, conc=32, ttft=2000, itl=40, precision=["fp8"], cloud="azure")
     assert aws.chosen.candidate.cloud == "aws" and azure.chosen.candidate.cloud == "azure"
-    assert azure.chosen.candidate.instance.name == "Standard_NC40ads_H100_v5"
+    assert azure.chosen.candidate.instance.gpu == "h100-nvl-94gb"
     for r in (aws, azure):
         assert r.chosen.performance.itl_p95_ms <= 40 and r.chosen.performance.ttft_p95_ms <= 2000
 

@@ -230,8 +230,24 @@ def _prices(args: argparse.Namespace) -> int:
     from gpuforge.cloud.refresh import Endpoints, refresh
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(__file__).parent / "catalog" / "data"
+    if args.action == "snapshot":
+        from gpuforge.cloud import snapshot
+
+        ref = Path(args.reference_dir)
+        if not ref.is_dir():
+            print(f"error: no reference price copies at {ref} (see docs/pricing.md)", file=sys.stderr)
+            return 1
+        for name, data in snapshot.build_all(ref, data_dir).items():
+            (data_dir / f"prices_{name}.json").write_text(snapshot.dump(data))
+            print(f"wrote {data_dir / f'prices_{name}.json'}")
+        return 0
     clouds = ("aws", "azure") if args.cloud == "all" else (args.cloud,)
-    ep = Endpoints.from_env(aws_pricing=args.aws_pricing_url, aws_spot=args.aws_spot_url, azure_prices=args.azure_prices_url)
+    ep = Endpoints.from_env(
+        aws_pricing=args.aws_pricing_url,
+        aws_spot=args.aws_spot_url,
+        aws_spot_advisor=args.aws_spot_advisor_url,
+        azure_prices=args.azure_prices_url,
+    )
     try:
         return refresh(data_dir, clouds, ep, dry_run=args.dry_run)
     except OSError as exc:
@@ -314,13 +330,20 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--instance-type", default=None, help="prices: one instance type")
     c.set_defaults(func=_catalog)
 
-    pr = sub.add_parser("prices", help="price data: `refresh` rebuilds it from the public price APIs")
-    pr.add_argument("action", choices=["refresh"])
+    pr = sub.add_parser(
+        "prices",
+        help="price data: `refresh` rebuilds it from the public price APIs; `snapshot` from the public copies in ../shared",
+    )
+    pr.add_argument("action", choices=["refresh", "snapshot"])
+    pr.add_argument("--reference-dir", default="../shared/reference/prices", help="snapshot: the public price copies")
     pr.add_argument("--cloud", choices=["aws", "azure", "all"], default="all")
     pr.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     pr.add_argument("--data-dir", default=None, help="catalog data directory (default: the installed package's)")
     pr.add_argument("--aws-pricing-url", default=None, help="default $GPUFORGE_AWS_PRICING_URL or https://pricing.us-east-1.amazonaws.com")
     pr.add_argument("--aws-spot-url", default=None, help="default $GPUFORGE_AWS_SPOT_URL or the Spot pricing page's spot.js")
+    pr.add_argument(
+        "--aws-spot-advisor-url", default=None, help="default $GPUFORGE_AWS_SPOT_ADVISOR_URL or the Spot Instance Advisor's data file"
+    )
     pr.add_argument("--azure-prices-url", default=None, help="default $GPUFORGE_AZURE_PRICES_URL or https://prices.azure.com/api/retail/prices")
     pr.set_defaults(func=_prices)
 

@@ -157,7 +157,8 @@ def price_markdown(s: dict[str, Any]) -> str:
         w(
             f"Spot interruption: the cloud gives {it['notice_s']} s of notice; a reclaimed node takes "
             f"{it['replicas_lost_per_reclaimed_node']} replica(s) with it ({it['replicas_on_spot']} of {s['replicas']} replicas run on "
-            f"{it['spot_nodes']} spot node(s), {it['replicas_on_demand']} on on-demand). Time to replace: {it['time_to_replace']}.\n\n"
+            f"{it['spot_nodes']} spot node(s), {it['replicas_on_demand']} on on-demand). Time to replace: {it['time_to_replace']}. "
+            f"Interruption frequency: {it.get('frequency') or 'unknown'}.\n\n"
         )
     return out.getvalue()
 

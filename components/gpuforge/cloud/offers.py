@@ -49,6 +49,8 @@ class Figure:
     as_of: str | None = None
     reason: str | None = None
     by_zone: dict[str, float] = field(default_factory=dict)  # spot: price per zone that sells it
+    # spot: the Spot Instance Advisor's bucket of the share of instances interrupted per month
+    interruption_frequency: str | None = None
 
     @property
     def priced(self) -> bool:
@@ -102,6 +104,7 @@ def _figure(raw: dict[str, Any], sources: dict[str, Source]) -> Figure:
         as_of=raw.get("as_of") or (src.as_of if status == "priced" else None),
         reason=raw.get("reason"),
         by_zone=dict(raw.get("by_zone") or {}),
+        interruption_frequency=raw.get("interruption_frequency"),
     )
 
 

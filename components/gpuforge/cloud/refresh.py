@@ -38,6 +38,7 @@ from gpuforge.cloud.snapshot import CAPACITY_BLOCK_DOCS, _fig
 
 AWS_PRICING_URL = "https://pricing.us-east-1.amazonaws.com"
 AWS_SPOT_URL = "https://website.spot.ec2.aws.a2z.com/spot.js"
+AWS_SPOT_ADVISOR_URL = "https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json"
 AZURE_PRICES_URL = "https://prices.azure.com/api/retail/prices"
 AZURE_API_VERSION = "2023-01-01-preview"  # the version Karpenter for Azure calls
 TIMEOUT_S = 120
@@ -53,6 +54,7 @@ def _stderr(msg: str) -> None:
 class Endpoints:
     aws_pricing: str = AWS_PRICING_URL
     aws_spot: str = AWS_SPOT_URL
+    aws_spot_advisor: str = AWS_SPOT_ADVISOR_URL
     azure_prices: str = AZURE_PRICES_URL
 
     @classmethod
@@ -60,6 +62,7 @@ class Endpoints:
         env = {
             "aws_pricing": os.environ.get("GPUFORGE_AWS_PRICING_URL"),
             "aws_spot": os.environ.get("GPUFORGE_AWS_SPOT_URL"),
+            "aws_spot_advisor": os.environ.get("GPUFORGE_AWS_SPOT_ADVISOR_URL"),
             "azure_prices": os.environ.get("GPUFORGE_AZURE_PRICES_URL"),
         }
         kw = {k: v for k, v in {**env, **{k: v for k, v in overrides.items() if v}}.items() if v}
@@ -116,6 +119,9 @@ def parse_aws_offer_csv(lines: Iterable[str], types: set[str]) -> tuple[dict[str
     missing = [c for c in [*_AWS_ROW_FILTER, "Instance Type", "PricePerUnit"] if c not in col]
     if missing:
         raise ValueError(f"AWS offer file has no column(s) {missing}")
+    # where the file has a market option column, only plain on-demand rows (not e.g. capacity
+    # block rows) are an on-demand price
+    market = col.get("Market Option")
     out: dict[str, float] = {}
     for row in csv.reader(it):
         if len(row) < len(header):
@@ -124,6 +130,8 @@ def parse_aws_offer_csv(lines: Iterable[str], types: set[str]) -> tuple[dict[str
         if t not in types:
             continue
         if any(row[col[k]] not in allowed for k, allowed in _AWS_ROW_FILTER.items()):
+            continue
+        if market is not None and row[market] not in ("OnDemand", ""):
             continue
         price = float(row[col["PricePerUnit"]] or 0)
         if price > 0:
@@ -162,6 +170,19 @@ def parse_spot_js(text: str) -> dict[str, dict[str, float]]:
     return out
 
 
+def parse_spot_advisor(data: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Linux interruption-frequency label per region and type from the Spot Instance Advisor's
+    data file: `spot_advisor[region]["Linux"][type]["r"]` indexes `ranges[]`, whose `label` is
+    the bucket of the share of instances interrupted per month ("<5%", "5-10%", ...)."""
+    labels = {r["index"]: r["label"] for r in data.get("ranges", [])}
+    out: dict[str, dict[str, str]] = {}
+    for region, by_os in (data.get("spot_advisor") or {}).items():
+        for t, v in (by_os.get("Linux") or {}).items():
+            if v.get("r") in labels:
+                out.setdefault(region, {})[t] = labels[v["r"]]
+    return out
+
+
 def fetch_aws(instances: list[dict[str, Any]], regions: list[str], previous: dict[str, Any] | None, ep: Endpoints, progress: Progress = _stderr) -> dict[str, Any]:
     """prices_aws.json from the Price List bulk API and spot.js."""
     types = {i["name"] for i in instances}
@@ -188,6 +209,8 @@ def fetch_aws(instances: list[dict[str, Any]], regions: list[str], previous: dic
     with _open(_check_url(ep.aws_spot)) as r:
         spot = parse_spot_js(r.read().decode("utf-8"))
     spot_at = _now()
+    progress(f"aws: spot interruption frequencies {ep.aws_spot_advisor}")
+    advisor = parse_spot_advisor(_get_json(ep.aws_spot_advisor))
     prev_zones = {(o["instance_type"], o["region"]): (o.get("zones") or [], o.get("zones_source") or o["offered_source"]) for o in (previous or {}).get("offers", [])}
     prev_sources = (previous or {}).get("sources", {})
     offers = []
@@ -220,7 +243,8 @@ def fetch_aws(instances: list[dict[str, Any]], regions: list[str], previous: dic
             elif sp is None or not inst.get("spot", True):
                 row["spot"] = _fig("not-sold", "aws-spot", reason=f"spot.js lists no Linux spot price for {t} in {region}")
             else:
-                row["spot"] = _fig("priced", "aws-spot", sp)
+                freq = advisor.get(region, {}).get(t)
+                row["spot"] = _fig("priced", "aws-spot", sp, **({"interruption_frequency": freq} if freq else {}))
             cb = inst.get("capacity_blocks")
             if not offered:
                 row["capacity_block"] = _fig("not-sold", "aws-price-list", reason=not_offered)
@@ -240,7 +264,11 @@ def fetch_aws(instances: list[dict[str, Any]], regions: list[str], previous: dic
             "url": f"{base}/offers/v1.0/aws/AmazonEC2/current/region_index.json",
             "as_of": max(published.values()) if published else _now(),
         },
-        "aws-spot": {"title": "AWS Spot pricing page price file (spot.js, Linux)", "url": ep.aws_spot, "as_of": spot_at},
+        "aws-spot": {
+            "title": "AWS Spot pricing page price file (spot.js, Linux); interruption frequency from the Spot Instance Advisor",
+            "url": ep.aws_spot,
+            "as_of": spot_at,
+        },
         "aws-capacity-blocks": CAPACITY_BLOCK_DOCS,
     }
     used = {str(o["zones_source"]) for o in offers if o.get("zones_source")}

@@ -165,3 +165,312 @@ def summarize(results: list[CaseResult]) -> dict[str, float]:
         "tokens_max_abs_error": max(tok),
         "weights_max_abs_error": max(w),
     }
+
+
+# =============================================================================================
+# The performance model against the public perf corpus (../shared/reference/perf-corpus)
+# =============================================================================================
+#
+# `corpus_case(point, configs)` restates one measured point as the inputs `predict()` takes,
+# following the corpus README's conventions ("Turn a point into an estimate"); it returns a
+# reason string when the point cannot be restated. bench/fit_performance.py fits the
+# parameters in data/perf_params.json on these cases; tests replay a few.
+
+import math  # noqa: E402
+from dataclasses import field, replace  # noqa: E402
+from typing import Literal  # noqa: E402
+
+from gpuforge.catalog import Gpu  # noqa: E402
+from gpuforge.sizing.performance import (  # noqa: E402
+    Layout,
+    Performance,
+    PerfParams,
+    Workload,
+    load_params,
+    model_family,
+    predict,
+)
+
+# corpus `gpu_type` -> catalog id
+CORPUS_GPU_IDS = {
+    "B200-SXM": "b200",
+    "H200-SXM": "h200",
+    "H200 (form factor unstated)": "h200",
+    "H100-SXM": "h100-80gb",
+    "H100 (form factor unstated)": "h100-80gb",
+    "A100-SXM-80GB": "a100-80gb",
+    "A100-80GB (form factor unstated)": "a100-80gb",
+    "A100-SXM-40GB": "a100-40gb",
+    "MI300X": "mi300x",
+    "L4": "l4",
+    "L40S": "l40s",
+}
+
+
+def _stand_in(id_: str, name: str, vendor: Literal["nvidia", "amd"], arch: str, mem: float, bw: float, bf16: float, fp8: float | None, int8: float | None, nvlink: float | None, pcie: float, note: str) -> Gpu:
+    return Gpu(id=id_, name=name, vendor=vendor, architecture=arch, memory_gib=mem, memory_bandwidth_gbs=bw, bf16_tflops=bf16, fp8_tflops=fp8,
+               int8_tops=int8, nvlink_gbs=nvlink, pcie_gbs=pcie, mig=False, sources=("vendor datasheet (not verified here; docs/accuracy-sources.md)",), notes=note)
+
+
+# GPUs of the corpus that the planner's catalog does not sell. Used only to replay their
+# measurements; figures are the vendors' datasheet numbers (dense tensor rates, fp32
+# accumulate), memory as the driver would report it. See docs/accuracy-sources.md.
+CORPUS_STAND_INS: dict[str, Gpu] = {
+    "B300-SXM": _stand_in("b300", "NVIDIA B300 SXM", "nvidia", "blackwell", 268.0, 8000.0, 2250.0, 4500.0, 4500.0, 1800.0, 128.0, "288 GB HBM3e"),
+    "MI325X": _stand_in("mi325x", "AMD Instinct MI325X", "amd", "cdna3", 255.5, 6000.0, 1307.0, 2614.0, 2614.0, 896.0, 128.0, "256 GB HBM3E"),
+    "A800-SXM-80GB (A100 variant)": _stand_in("a800-80gb", "NVIDIA A800 SXM 80GB", "nvidia", "ampere", 79.25, 2039.0, 312.0, None, 624.0, 400.0, 64.0, "A100 with NVLink cut to 400 GB/s"),
+    "RTX 4090 (PCIe proxy)": _stand_in("rtx-4090", "NVIDIA GeForce RTX 4090", "nvidia", "ada", 23.64, 1008.0, 165.2, 330.3, 660.6, None, 64.0, "GDDR6X, PCIe Gen4 x16"),
+    "RTX A6000 (PCIe proxy)": _stand_in("rtx-a6000", "NVIDIA RTX A6000", "nvidia", "ampere", 47.54, 768.0, 154.8, None, 309.7, None, 64.0, "GDDR6, PCIe Gen4 x16"),
+    "RTX 6000 Ada (PCIe, L40S proxy)": _stand_in("rtx-6000-ada", "NVIDIA RTX 6000 Ada", "nvidia", "ada", 47.5, 960.0, 364.2, 728.5, 728.5, None, 64.0, "GDDR6, PCIe Gen4 x16"),
+}
+
+
+def corpus_gpu(gpu_type: str) -> Gpu | None:
+    if gpu_type in CORPUS_GPU_IDS:
+        return catalog.get_gpu(CORPUS_GPU_IDS[gpu_type])
+    return CORPUS_STAND_INS.get(gpu_type)
+
+
+@dataclass
+class PerfCase:
+    """One measured point restated as predict() inputs, with what was measured."""
+
+    point_id: str
+    setup: str
+    source: str
+    grade: str
+    model: ResolvedModel
+    layout: Layout
+    workload: Workload
+    memory: MemoryEstimate
+    replicas: int
+    measured: dict[str, float]  # ttft / itl (ms), throughput (output tok/s, whole system)
+    gpu_type: str
+    model_id: str
+    precision: str  # class: bf16 | fp8 | int8 | int4 | fp4
+    regime: str  # batch-1 | closed | open | burst
+    load: float  # per-replica concurrency (closed / burst) or in-flight estimate (open)
+    ttft_stat: str = "mean"  # which TTFT statistic was measured
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def family(self) -> str:
+        return model_family(self.model.arch)
+
+    @property
+    def generation(self) -> str:
+        return self.layout.gpu.architecture
+
+
+def predict_case(case: PerfCase, params: PerfParams | None = None) -> dict[str, float]:
+    """The model's figures for the metrics the case measured (same units as `measured`)."""
+    work = case.workload
+    if work.rounds is not None and work.rounds < 0:  # length unstated: the fitted typical run
+        work = replace(work, rounds=(params or load_params()).glob["closed_rounds"])
+    p: Performance = predict(case.model, case.layout, work, case.memory, params)
+    out = {}
+    for m in case.measured:
+        if m == "ttft":
+            out[m] = p.ttft_median_ms if case.ttft_stat == "median" else p.ttft_ms
+        elif m == "itl":
+            out[m] = p.itl_ms
+        elif m == "throughput":
+            out[m] = p.output_tokens_per_s * case.replicas
+    return out
+
+
+_NUM = r"([0-9]+(?:\.[0-9]+)?)"
+
+
+def _lengths(pt: dict[str, Any], dataset_p50: dict[str, tuple[float, float]]) -> tuple[float, float] | None:
+    w, m = pt["workload"], pt["metrics"]
+    I, O = w.get("input_tokens"), w.get("output_tokens")
+    ds = w.get("dataset") or ""
+    if I is None or O is None:
+        mi = re.search(r"input p50 " + _NUM, ds)
+        mo = re.search(r"output p50 " + _NUM, ds)
+        if mi and mo:
+            I, O = I or float(mi.group(1)), O or float(mo.group(1))
+    if I is None or O is None:
+        name = re.search(r"dataset (\S+)", ds)
+        if name and name.group(1) in dataset_p50:
+            di, do = dataset_p50[name.group(1)]
+            I, O = I or di, O or do
+    if (I is None or O is None) and m.get("output_tok_s") and m.get("total_tok_s") and m.get("req_s"):
+        O = O or m["output_tok_s"] / m["req_s"]
+        I = I or (m["total_tok_s"] - m["output_tok_s"]) / m["req_s"]
+    if I is None or O is None:
+        return None
+    return float(I), float(O)
+
+
+def dataset_lengths(points: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """p50 prompt / output lengths per named dataset, from the points that state them."""
+    out: dict[str, tuple[float, float]] = {}
+    for pt in points:
+        ds = pt["workload"].get("dataset") or ""
+        name = re.search(r"dataset (\S+)", ds)
+        mi, mo = re.search(r"input p50 " + _NUM, ds), re.search(r"output p50 " + _NUM, ds)
+        if name and mi and mo:
+            out.setdefault(name.group(1), (float(mi.group(1)), float(mo.group(1))))
+    return out
+
+
+def _weight_format(pt: dict[str, Any], model: ResolvedModel) -> tuple[str, str, str | None] | str:
+    """(memory quantization, performance weight format, compute dtype override) or why not."""
+    label = (pt.get("weight_precision") or "").lower()
+    ckpt = model.checkpoint_precision
+    if "gpt-oss" in pt["model_id"] or ckpt == "mxfp4" or "mxfp4" in label:
+        return "mxfp4", "mxfp4", None
+    if "nvfp4" in label:
+        # NVFP4: 4-bit e2m1 + an fp8 scale per 16 (0.56 B/param); the memory estimator's
+        # closest 4-bit format (0.52 B/param) stands in for the byte count
+        return "int4-gptq", "nvfp4", None
+    if "w8a16" in label:
+        return "int8", "int8", "bf16"
+    if "w8a8" in label or "int8" in label:
+        return "int8", "int8", None
+    if "awq" in label:
+        return "int4-awq", "int4-awq", None
+    if "w4a16" in label or "int4" in label or "gptq" in label or ckpt in ("int4-gptq", "int4-awq"):
+        q = ckpt if ckpt in ("int4-gptq", "int4-awq") else "int4-gptq"
+        return q, q, None
+    if "fp8" in label or ckpt == "fp8":
+        return "fp8", "fp8", None
+    if ckpt not in ("bf16", "fp16", "fp8", "int8", "int4-gptq", "int4-awq", "mxfp4"):
+        return f"checkpoint format {ckpt!r} not modelled"
+    return "none", "none", None
+
+
+_PREC_CLASS = {"none": "bf16", "fp8": "fp8", "int8": "int8", "int4-gptq": "int4", "int4-awq": "int4", "mxfp4": "fp4", "nvfp4": "fp4"}
+
+
+def _version(pt: dict[str, Any]) -> tuple[int, int] | None:
+    v = pt.get("vllm_version") or ""
+    m = re.search(r"(\d+)\.(\d+)", v)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[str, tuple[float, float]] | None = None) -> PerfCase | str:
+    """Restate one corpus point for predict(); a string says why it cannot be."""
+    if pt.get("engine") != "vllm":
+        return f"engine {pt.get('engine')} (the model is of vLLM)"
+    gpu = corpus_gpu(pt["gpu_type"])
+    if gpu is None:
+        return f"GPU {pt['gpu_type']!r} unknown"
+    mid = pt["model_id"].split(" ")[0]
+    label = (pt.get("weight_precision") or "").lower()
+    key = mid
+    if "nvfp4" in label and f"nvidia/{mid.split('/')[-1]}-NVFP4" in configs:
+        key = f"nvidia/{mid.split('/')[-1]}-NVFP4"
+    if key not in configs:
+        return f"no config.json for {mid}"
+    try:
+        model = resolve(key, config=dict(configs[key]["fields"]), hf_id=mid)
+    except (ValueError, KeyError, TypeError) as exc:  # a config the parser does not know (ConfigError is a ValueError)
+        return f"config of {mid} not parsed: {exc}"
+    tp, pp = int(pt["tensor_parallel_size"] or 1), int(pt["pipeline_parallel_size"] or 1)
+    dp, ep = int(pt.get("data_parallel_size") or 1), pt.get("expert_parallel")
+    if dp > 1 and ep and ep > tp * pp:
+        return "wide expert parallelism across attention-DP ranks (not modelled)"
+    fmt = _weight_format(pt, model)
+    if isinstance(fmt, str):
+        return fmt
+    mem_quant, wfmt, cdt = fmt
+    lengths = _lengths(pt, dataset_p50 or {})
+    if lengths is None:
+        return "prompt / output lengths not stated"
+    I, O = lengths
+    w, met = pt["workload"], pt["metrics"]
+    gpus = int(pt.get("gpu_count") or tp * pp)
+    replicas = max(1, gpus // (tp * pp))
+    version = _version(pt)
+    v0 = version is not None and version < (0, 8)
+    kv = "fp8" if "fp8" in str(pt.get("kv_cache_dtype") or "").lower() or "fp8-kv" in mid.lower() else "auto"
+    ds = (w.get("dataset") or "") + " " + (pt.get("notes") or "")
+    mml = re.search(r"max_model_len " + _NUM, w.get("dataset") or "")
+    max_len = int(float(mml.group(1))) if mml else int(math.ceil((I + O) / 1024 + 1) * 1024)
+    max_len = max(max_len, int(I + O))
+    seqs = w.get("max_num_seqs")
+    mnbt = w.get("max_num_batched_tokens")
+    if v0 and not mnbt:
+        mnbt = max(max_len, 2048)  # V0 without chunked prefill: a whole prompt per step
+    dtype = "auto"
+    if gpu.architecture == "turing":
+        dtype = "float16"
+    try:
+        mem = estimate_memory(model.arch, gpu, MemoryInputs(tensor_parallel=tp, pipeline_parallel=pp, max_model_len=max_len, gpu_memory_utilization=0.9,
+                                                           dtype=dtype, quantization=mem_quant, kv_cache_dtype=kv, max_num_seqs=int(seqs) if seqs else None,
+                                                           max_num_batched_tokens=int(mnbt) if mnbt else None))
+    except (ValueError, KeyError) as exc:
+        return f"memory estimate failed: {exc}"
+    if not mem.fits or mem.kv_cache_tokens <= 0:
+        return "does not fit in GPU memory per the memory estimator"
+    rate = w.get("request_rate")
+    conc = w.get("concurrency")
+    n_req = w.get("num_requests")
+    text = ds.lower()
+    burst = None
+    if pt["point_id"].startswith("accelmark") and "offline" in pt["point_id"]:
+        burst = n_req  # AccelMark offline: the engine gets all requests; client concurrency is nominal
+    elif rate is None and ("infinite rate" in text or "rate=inf" in text or "request rate inf" in text or "rate inf" in text or "offline" in text or "benchmark_throughput" in text or "benchmark_latency" in text or "all queries issued at once" in text):
+        burst = conc or n_req
+    if rate is None and conc is None and burst is None:
+        return "neither concurrency nor request rate stated"
+    measured: dict[str, float] = {}
+    ttft = met.get("median_ttft_ms") or met.get("mean_ttft_ms")
+    ttft_stat = "median" if met.get("median_ttft_ms") else "mean"
+    itl = met.get("median_tpot_ms") or met.get("mean_tpot_ms") or met.get("median_itl_ms") or met.get("mean_itl_ms")
+    if ttft:
+        measured["ttft"] = float(ttft)
+    if itl and "num-scheduler-steps" not in text and "num-scheduler-step 15" not in text:
+        measured["itl"] = float(itl)
+    if met.get("output_tok_s"):
+        measured["throughput"] = float(met["output_tok_s"])
+    if burst:
+        measured.pop("ttft", None)  # a burst's TTFT is the whole queue: not an engine figure
+    if not measured:
+        return "no TTFT, TPOT / ITL or output throughput"
+    if rate:
+        work = Workload(round(I), round(O), request_rate=float(rate) / replicas, num_requests=int(n_req / replicas) if n_req else None)
+        regime, load = "open", float(rate) / replicas
+    elif burst:
+        omax = re.search(r"output_tokens_max " + _NUM, w.get("dataset") or "")
+        work = Workload(round(I), round(O), burst=max(1, int(burst) // replicas), output_tokens_max=int(float(omax.group(1))) if omax else None)
+        regime, load = "burst", max(1.0, float(burst) / replicas)
+    else:
+        c = max(1, round(float(conc) / replicas))
+        # a closed-loop benchmark starts all its users at once; its length in rounds is
+        # num_requests / concurrency where stated, else the fitted typical length
+        rounds = (float(n_req) / float(conc)) if n_req else None
+        work = Workload(round(I), round(O), concurrency=c, rounds=rounds if rounds else -1.0)
+        regime, load = ("batch-1" if c == 1 else "closed"), float(c)
+    layout = Layout(gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp, quantization=wfmt, kv_cache_dtype=kv, compute_dtype=cdt, engine_v0=v0)
+    src = pt["source"].get("repo") or (pt["source"].get("url") or "").split("/")[2]
+    return PerfCase(
+        point_id=pt["point_id"], setup=pt["setup"], source=src, grade=pt.get("quality") or "C", model=model, layout=layout, workload=work,
+        memory=mem, replicas=replicas, measured=measured, gpu_type=pt["gpu_type"], model_id=mid, precision=_PREC_CLASS[wfmt], regime=regime, load=load,
+        ttft_stat=ttft_stat,
+    )
+
+
+def load_corpus(directory) -> tuple[list[PerfCase], list[tuple[dict[str, Any], str]]]:
+    """Every point of the corpus as a case, and the points left out with the reason."""
+    import json
+    from pathlib import Path
+
+    d = Path(directory)
+    points = [json.loads(line) for line in (d / "points.jsonl").read_text().splitlines() if line.strip()]
+    configs = json.loads((d / "model_configs.json").read_text())["models"]
+    p50 = dataset_lengths(points)
+    cases, skipped = [], []
+    for pt in points:
+        c = corpus_case(pt, configs, p50)
+        if isinstance(c, str):
+            skipped.append((pt, c))
+        else:
+            cases.append(c)
+    return cases, skipped
+
+
+__all__ = ["PerfCase", "corpus_case", "load_corpus", "predict_case", "replace"]

@@ -1,73 +1,113 @@
-"""Latency and throughput of one vLLM replica: a roofline model plus continuous batching.
+"""Latency and throughput of one vLLM replica: per-operation step costs plus vLLM's scheduler.
 
-Physics, not curve fitting:
-- decode is memory-bandwidth-bound: each step reads the (active) weights once plus the KV
-  cache of every running sequence; it turns compute-bound only at large batches;
-- prefill is compute-bound: 2 x active parameters x tokens, plus causal attention FLOPs that
-  grow with the square of the prompt;
-- tensor parallelism adds two all-reduces per layer (NVLink/NVSwitch or PCIe), pipeline
-  parallelism adds a hand-off per stage (NVLink inside a node, EFA/InfiniBand across nodes);
-- vLLM's chunked prefill folds prompt chunks into decode steps, which stretches inter-token
-  latency while prompts are being processed; at p95 a step carries a prompt chunk;
-- under a request rate, waiting for the prefill "server" follows an M/M/1 tail, and waiting
-  for a batch slot (KV capacity or max_num_seqs) follows Erlang C (M/M/c).
+Physics first, then a few fitted efficiencies:
 
-The only tuned numbers are the per-generation efficiencies in `EFFICIENCY` and the link
-constants in `LINKS`, calibrated as docs/accuracy.md shows.
+- **One engine step** (`StepModel.step_s`) runs the decode tokens of every running sequence
+  and up to `max_num_batched_tokens` of prompt (chunked prefill) through the model once:
+  - linear layers: the weights a TP rank holds are streamed from HBM once per step (for MoE,
+    only the experts the step's tokens touch: E * (1 - (1 - k/E)^tokens) of them), or the
+    GEMMs are compute-bound at 2 x active params x tokens, whichever takes longer;
+  - attention: decode reads every running sequence's KV cache (per attention type: a sliding
+    layer reads at most its window; MLA reads the compressed latent), prefill attention costs
+    4 x tokens x span x heads x head_dim FLOPs (causal, windowed where the layer is);
+  - tensor parallelism: two all-reduces per layer of tokens x hidden x 2 bytes, each a fixed
+    latency (NVLink / PCIe) plus bytes over the link; pipeline stages add hand-offs
+    (NVLink in a node, EFA / InfiniBand across nodes);
+  - fixed costs: per step (scheduler, sampling, launch), per layer and per MoE layer
+    (routing, token permutation, the grouped-GEMM launches a batch-1 step still pays).
+- **The scheduler** (`predict`): continuous batching up to `max_num_seqs` and the KV-cache
+  capacity; in steady state each step also carries the prompts of the requests that replace
+  finished ones (B x I / O tokens per step), capped by the token budget; closed-loop users
+  beyond what the engine holds wait for a slot; open-loop (Poisson) arrivals see the prefill
+  queue (Kingman's approximation with deterministic service); a finite burst runs as waves.
+
+The fitted numbers (per GPU generation: bandwidth and compute efficiency, per-step / per-layer
+/ per-MoE-layer costs; globally: all-reduce latencies, quantized-kernel efficiencies, arrival
+variability) live in `data/perf_params.json`, written by `bench/fit_performance.py` from the
+public measurements in ../shared/reference/perf-corpus (see docs/accuracy.md). Each
+prediction carries the cross-validated error of the nearest (GPU generation, model family)
+group from the same file.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
 
 from gpuforge.catalog import Gpu
 from gpuforge.sizing.memory import MemoryEstimate
 
 MS = 1e-3
+PARAMS_FILE = "perf_params.json"
+
+# Per-generation parameters and their physical meaning (units in the name).
+GEN_PARAMS = ("mbu", "mfu", "step_ms", "layer_us", "moe_layer_us")
+# Global parameters (shared by every generation).
+GLOBAL_PARAMS = (
+    "tp_sync_us",  # per all-reduce in a served step, beyond the kernel itself (launch, rank skew)
+    "ar_nvlink_us",  # all-reduce kernel latency over NVLink / xGMI where no kernel table exists
+    "ar_pcie_us",  # all-reduce kernel latency through PCIe where no kernel table exists
+    "pcie_eff",  # achieved fraction of PCIe bandwidth for all-reduce payloads (no kernel table)
+    "qbw_fp8",  # weight-streaming efficiency of FP8 GEMM kernels relative to 16-bit ones
+    "qmfu_fp8",  # FP8 GEMM compute efficiency relative to the 16-bit one (of the FP8 peak)
+    "qmfu_fp4",  # FP4 GEMM compute efficiency relative to the 16-bit one (of the FP4 peak)
+    "qbw_int4",  # weight-streaming efficiency of 4-bit weight-only kernels (Marlin/AWQ) vs 16-bit
+    "qbw_fp4",  # same for MXFP4 / NVFP4 kernels
+    "qbw_int8",  # same for 8-bit integer kernels (W8A8 / W8A16)
+    "moe_eff",  # fused-MoE grouped GEMM efficiency relative to dense GEMMs
+    "ca2_closed",  # squared coefficient of variation of closed-loop arrivals at the prefill queue
+    "v0_step",  # step-cost multiplier of the V0 engine (vLLM < 0.8)
+    "request_ms",  # per-request API-server cost in TTFT (HTTP, tokenization, first detokenize)
+    "seq_us",  # CPU cost per running sequence per step (scheduler, sampler, output processing)
+    "v0_seq_us",  # the same in the V0 engine (vLLM < 0.8: Python scheduler and sampler per sequence)
+    "closed_rounds",  # rounds of a closed-loop benchmark whose request count is not stated
+)
 
 
 @dataclass(frozen=True)
-class Efficiency:
-    """Achievable fractions of datasheet peaks for one GPU generation under vLLM."""
+class GenParams:
+    """Fitted efficiencies of one GPU generation under vLLM (see GEN_PARAMS)."""
 
-    mfu: float  # prefill GEMM throughput / dense peak
-    mfu_decode: float  # decode-step GEMMs (M = running sequences) / dense peak
-    mbu: float  # decode HBM read rate / datasheet bandwidth
-    step_overhead_ms: float  # scheduler, sampling and launch gaps per engine step
-
-
-# Calibrated on ../shared/reference/vllm-startup-logs/throughput_points.jsonl (Hopper: the
-# vLLM fp8-KV blog's single-request ITL fit 6.44 ms + 4.37e-5 ms/token, and its c=8 runs;
-# mfu_decode from the large-batch points: MLPerf v5.0 8xH200 offline and vLLM PR 18566,
-# one value for every generation since no other generation has a large-batch point).
-# Other generations keep the Hopper values scaled by what their memory systems are known to
-# reach (GDDR6 parts reach a lower fraction of their bandwidth than HBM).
-EFFICIENCY: dict[str, Efficiency] = {
-    "hopper": Efficiency(mfu=0.55, mfu_decode=0.18, mbu=0.87, step_overhead_ms=0.9),
-    "blackwell": Efficiency(mfu=0.50, mfu_decode=0.18, mbu=0.85, step_overhead_ms=0.9),
-    "ampere": Efficiency(mfu=0.55, mfu_decode=0.18, mbu=0.82, step_overhead_ms=1.1),
-    "ada": Efficiency(mfu=0.50, mfu_decode=0.18, mbu=0.80, step_overhead_ms=1.1),
-    "turing": Efficiency(mfu=0.45, mfu_decode=0.18, mbu=0.75, step_overhead_ms=1.5),
-    "cdna3": Efficiency(mfu=0.40, mfu_decode=0.18, mbu=0.70, step_overhead_ms=1.3),
-}
+    mbu: float
+    mfu: float
+    step_ms: float
+    layer_us: float
+    moe_layer_us: float
 
 
 @dataclass(frozen=True)
-class Link:
-    latency_us: float  # per collective call
-    efficiency: float  # achieved / nominal bandwidth
+class PerfParams:
+    generations: dict[str, GenParams]
+    glob: dict[str, float]
+    uncertainty: dict[str, Any]
+    meta: dict[str, Any]
+
+    def gen(self, architecture: str) -> GenParams:
+        return self.generations.get(architecture) or self.generations["hopper"]
 
 
-LINKS = {
-    "nvlink": Link(latency_us=8.0, efficiency=0.70),  # vLLM custom all-reduce over NVSwitch
-    "pcie": Link(latency_us=25.0, efficiency=0.50),  # NCCL ring through the host bridge
-    "efa": Link(latency_us=30.0, efficiency=0.60),
-    "infiniband": Link(latency_us=10.0, efficiency=0.75),
-}
+def params_from_dict(d: dict[str, Any]) -> PerfParams:
+    gens = {g: GenParams(**{k: float(v[k]) for k in GEN_PARAMS}) for g, v in d["generations"].items()}
+    glob = {k: float(d["global"][k]) for k in GLOBAL_PARAMS}
+    return PerfParams(gens, glob, d.get("uncertainty", {}), {k: v for k, v in d.items() if k not in ("generations", "global", "uncertainty")})
+
+
+@lru_cache(maxsize=1)
+def load_params() -> PerfParams:
+    """The shipped fitted parameters (components/gpuforge/sizing/data/perf_params.json)."""
+    text = resources.files("gpuforge.sizing").joinpath("data", PARAMS_FILE).read_text()
+    return params_from_dict(json.loads(text))
+
+
 # Node-to-node bandwidth per GPU, GB/s one way: EFA on p5 is 3200 Gb/s per 8 GPUs,
-# InfiniBand NDR on ND H100 v5 is 400 Gb/s per GPU.
-INTER_NODE_GBS_PER_GPU = {"efa": 50.0, "infiniband": 50.0}
+# InfiniBand NDR on ND H100 v5 is 400 Gb/s per GPU. Latencies: one message over the fabric.
+INTER_NODE_GBS_PER_GPU = {"efa": 50.0, "infiniband": 50.0, "none": 3.0}
+INTER_NODE_LATENCY_US = {"efa": 30.0, "infiniband": 10.0, "none": 100.0}
+NVLINK_EFF = 0.7  # achieved fraction of NVLink bandwidth for all-reduce payloads (bus bandwidth)
 
 
 @dataclass(frozen=True)
@@ -75,11 +115,15 @@ class Layout:
     gpu: Gpu
     tensor_parallel: int = 1
     pipeline_parallel: int = 1
-    quantization: str = "none"
+    quantization: str = "none"  # weight format, gpuforge.sizing.memory.WEIGHT_QUANTIZATIONS
     kv_cache_dtype: str = "auto"
     dtype: str = "auto"
     gpus_per_node: int | None = None  # None: the whole replica in one node
     node_fabric: str = "none"  # efa | infiniband | none, between the nodes of a replica
+    # GEMM input precision when it differs from what `quantization` implies
+    # (bf16 for weight-only W8A16, fp4 for NVFP4 W4A4); None = derived.
+    compute_dtype: str | None = None
+    engine_v0: bool = False  # the pre-0.8 V0 engine (only for replaying old measurements)
 
     @property
     def gpus(self) -> int:
@@ -97,6 +141,14 @@ class Workload:
     output_tokens: int
     concurrency: int | None = None  # closed loop: users, each sends again when answered
     request_rate: float | None = None  # open loop: Poisson arrivals per second, per replica
+    burst: int | None = None  # offline: this many requests submitted at once (throughput run)
+    num_requests: int | None = None  # finite open-loop run (bounds the queue when overloaded)
+    # closed-loop benchmark replay: the run lasts this many rounds of `concurrency` requests
+    # and starts with all users at once (None: steady service, what a deployment sees)
+    rounds: float | None = None
+    # longest output of a burst (variable lengths): the burst lasts until it is done, with
+    # fewer and fewer sequences decoding; None = every output is `output_tokens` long
+    output_tokens_max: int | None = None
 
 
 @dataclass
@@ -115,235 +167,415 @@ class Performance:
     prefill_ms: float  # one prompt alone
     decode_step_ms: float  # one decode step at the running batch, no prompt in it
     utilisation: float  # fraction of engine time spent on prompts
-    limited_by: str  # "memory-bandwidth" | "compute" | "kv-capacity" | "max-num-seqs"
+    limited_by: str  # "memory-bandwidth" | "compute" | "kv-capacity" | "max-num-seqs" | "token-budget"
+    # cross-validated median |error| of the nearest measured group (fractions), and its name
+    ttft_error: float = 0.0
+    itl_error: float = 0.0
+    throughput_error: float = 0.0
+    error_group: str = ""
+    uncertainty: dict[str, float] = field(default_factory=dict)
+    ttft_median_ms: float = 0.0
 
-    def to_dict(self) -> dict[str, float | str | int]:
+    def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def _peak_tflops(gpu: Gpu, quantization: str) -> float:
-    if quantization == "fp8" and gpu.fp8_tflops:
+# ---------------------------------------------------------------------------------------------
+# precisions
+
+
+def compute_dtype(layout: Layout) -> str:
+    """The GEMM input precision vLLM's kernels run for this weight format on this GPU."""
+    if layout.compute_dtype:
+        return layout.compute_dtype
+    q = layout.quantization
+    gpu = layout.gpu
+    if q == "fp8" and gpu.fp8_tflops:
+        return "fp8"  # W8A8 fp8 (dynamic activation scales); without fp8 cores: Marlin W8A16
+    if q == "int8" and gpu.int8_tops:
+        return "int8"
+    if q == "mxfp4" and gpu.architecture == "blackwell":
+        return "fp8"  # FlashInfer / TRT-LLM MXFP4 x MXFP8 MoE on Blackwell
+    if q == "nvfp4" and gpu.architecture == "blackwell":
+        return "fp4"  # NVFP4 W4A4 on Blackwell FP4 tensor cores
+    return "bf16"  # weight-only formats dequantize to 16-bit
+
+
+def _peak_tflops(gpu: Gpu, dtype: str) -> float:
+    if dtype == "fp8" and gpu.fp8_tflops:
         return gpu.fp8_tflops
-    if quantization == "int8" and gpu.int8_tops:
+    if dtype == "fp4" and gpu.fp8_tflops:
+        return 2 * gpu.fp8_tflops  # Blackwell FP4 tensor cores: twice the FP8 rate
+    if dtype == "int8" and gpu.int8_tops:
         return gpu.int8_tops
     return gpu.bf16_tflops
 
 
-def _allreduce_s(bytes_: float, tp: int, gpu: Gpu) -> float:
-    """One all-reduce of `bytes_` across `tp` GPUs of one node."""
-    if tp <= 1:
-        return 0.0
-    if gpu.nvlink_gbs:
-        link, bw = LINKS["nvlink"], gpu.nvlink_gbs / 2  # one direction
-    else:
-        link, bw = LINKS["pcie"], gpu.pcie_gbs / 2
-    return link.latency_us * 1e-6 + 2 * (tp - 1) / tp * bytes_ / (bw * 1e9 * link.efficiency)
+def weight_stream_eff(quant: str, glob: dict[str, float]) -> float:
+    """How close a quantized kernel's weight streaming gets to a 16-bit GEMV's (1.0 = same)."""
+    if quant in ("int4-awq", "int4-gptq"):
+        return glob["qbw_int4"]
+    if quant in ("mxfp4", "nvfp4"):
+        return glob["qbw_fp4"]
+    if quant == "int8":
+        return glob["qbw_int8"]
+    if quant == "fp8":
+        return glob["qbw_fp8"]
+    return 1.0
 
 
-def _handoff_s(bytes_: float, layout: Layout) -> float:
-    """Pipeline-stage hand-offs for one step (pp - 1 of them)."""
-    pp = layout.pipeline_parallel
-    if pp <= 1:
-        return 0.0
-    cross = layout.nodes - 1  # hand-offs that leave a node
-    inside = pp - 1 - cross
-    t = 0.0
-    if inside:
-        nv = layout.gpu.nvlink_gbs or layout.gpu.pcie_gbs
-        link = LINKS["nvlink" if layout.gpu.nvlink_gbs else "pcie"]
-        t += inside * (link.latency_us * 1e-6 + bytes_ / (nv / 2 * 1e9 * link.efficiency))
-    if cross:
-        fabric = layout.node_fabric if layout.node_fabric in INTER_NODE_GBS_PER_GPU else "efa"
-        link = LINKS[fabric]
-        bw = INTER_NODE_GBS_PER_GPU[fabric] if layout.node_fabric != "none" else 3.0  # plain TCP
-        t += cross * (link.latency_us * 1e-6 + bytes_ / (bw * 1e9 * link.efficiency))
-    return t
+# GPUs whose vLLM all-reduce kernels AIConfigurator measured (data/kernel_tables.json);
+# the RTX 6000 Ada stand-in shares the L40S's die and PCIe Gen4 platform.
+KERNEL_SYSTEM = {"a100-80gb": "a100_sxm", "a100-40gb": "a100_sxm", "h100-80gb": "h100_sxm", "h200": "h200_sxm", "b200": "b200_sxm",
+                 "b300": "b300_sxm", "l40s": "l40s", "rtx-6000-ada": "l40s"}
 
 
-class ReplicaModel:
-    """Step-level cost model of one replica; `predict()` adds batching and queueing."""
+@lru_cache(maxsize=1)
+def kernel_tables() -> dict[str, Any]:
+    """Derived kernel tables (bench/derive_kernel_tables.py from AIConfigurator's database)."""
+    return json.loads(resources.files("gpuforge.sizing").joinpath("data", "kernel_tables.json").read_text())
 
-    def __init__(self, model, layout: Layout, memory: MemoryEstimate):
+
+@lru_cache(maxsize=64)
+def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, float] | None:
+    """(seconds, seconds per byte) of one vLLM custom all-reduce on `tp` GPUs, from the
+    measured kernel table: the latency of a 1 KiB message and the slope from 1 to 32 MiB.
+    None where nothing was measured for this GPU and link (NVLink tables: SXM boxes; the
+    L40S table: PCIe)."""
+    system = KERNEL_SYSTEM.get(gpu_id)
+    if system and (system != "l40s") != nvlink:
+        return None
+    table = (kernel_tables()["systems"].get(system) or {}).get("allreduce_us", {}) if system else {}
+    pts = table.get(str(tp))
+    if not pts:
+        return None
+    lat = dict((int(sz), us) for sz, us in pts)
+    alpha = lat[1024] * 1e-6
+    beta = (lat[32 << 20] - lat[1 << 20]) * 1e-6 / ((32 << 20) - (1 << 20))
+    return alpha, max(0.0, beta)
+
+
+# ---------------------------------------------------------------------------------------------
+# one engine step
+
+
+class StepModel:
+    """Cost of one engine step of one replica (seconds)."""
+
+    def __init__(self, model, layout: Layout, memory: MemoryEstimate, params: PerfParams | None = None):
+        params = params or load_params()
         arch = model.arch
-        self.arch = arch
-        self.layout = layout
-        self.memory = memory
         gpu = layout.gpu
-        self.eff = EFFICIENCY[gpu.architecture]
+        g = params.gen(gpu.architecture)
+        glob = params.glob
+        self.arch, self.layout, self.memory = arch, layout, memory
         tp, pp = layout.tensor_parallel, layout.pipeline_parallel
-        # weights one TP rank reads per step, over all PP stages (a token visits every stage)
-        w_rank = memory.weights_gib_total * (1 << 30) / tp
-        self.expert_fraction = 0.0
-        if arch.is_moe:
-            self.expert_fraction = arch.expert_params / max(1, arch.params_total)
-        self.weight_bytes = w_rank
-        self.active_params = model.params_active
-        self.bw = gpu.memory_bandwidth_gbs * 1e9 * self.eff.mbu
-        peak = _peak_tflops(gpu, layout.quantization) * 1e12
-        self.flops = peak * self.eff.mfu
-        self.decode_flops = peak * self.eff.mfu_decode
-        self.attn_flops_bf16 = gpu.bf16_tflops * 1e12 * self.eff.mfu
-        # per-token, per-layer KV bytes on one TP rank, with each layer's window
-        page_token = memory.page_size_bytes / memory.block_size
-        # (bytes per token, window or None, layers) per attention type
-        self.kv_layers = [(page_token, w if k != "full" else None, n) for k, w, n in arch.attention_groups]
-        self.n_layers = arch.num_layers
-        self.attn_dim = arch.num_heads * (arch.qk_nope_head_dim + arch.qk_rope_head_dim if arch.is_mla else arch.head_dim)
         self.tp, self.pp = tp, pp
+        self.n_layers = arch.num_layers
+        self.n_moe = sum(arch.moe_layers) if arch.is_moe and arch.moe_layers else (arch.num_layers if arch.is_moe else 0)
+        # bytes one TP rank streams per step, all PP stages on the token's path
+        w_rank = memory.weights_gib_total * (1 << 30) / tp
+        expert_frac = arch.expert_params / max(1, arch.params_total) if arch.is_moe else 0.0
+        self.w_expert = w_rank * expert_frac
+        self.w_dense = w_rank - self.w_expert
+        self.experts, self.topk = arch.num_experts, arch.experts_per_token
+        bw = gpu.memory_bandwidth_gbs * 1e9 * g.mbu
+        qeff = weight_stream_eff(layout.quantization, glob)
+        self.inv_bw_w = 1 / (bw * qeff)
+        self.inv_bw_kv = 1 / bw
+        cd = compute_dtype(layout)
+        peak = _peak_tflops(gpu, cd) * 1e12 * g.mfu * {"fp8": glob["qmfu_fp8"], "fp4": glob["qmfu_fp4"]}.get(cd, 1.0)
+        self.active = model.params_active
+        active_expert = arch.expert_params * arch.experts_per_token / arch.num_experts if arch.is_moe else 0.0
+        dense_active = self.active - active_expert
+        # FLOP time per token of the linear layers on one rank (MoE grouped GEMMs less efficient)
+        self.lin_s_per_tok = 2 * dense_active / tp / peak
+        if arch.is_moe:
+            self.lin_s_per_tok += 2 * active_expert / tp / (peak * glob["moe_eff"])
+        # KV bytes per token per layer group on one rank: (bytes, window or None, layers)
+        page_token = memory.page_size_bytes / memory.block_size
+        self.kv_layers = [(page_token, w if k != "full" else None, n) for k, w, n in arch.attention_groups]
+        if arch.is_mla:
+            self.attn_dim = arch.num_heads * (arch.kv_lora_rank + arch.qk_rope_head_dim)  # absorbed MLA
+        else:
+            self.attn_dim = arch.num_heads * arch.head_dim
+        attn_peak = gpu.bf16_tflops * 1e12 * g.mfu
+        # decode: KV bytes read per sequence = kv_full * context + sum(kv_w * min(context, w))
+        self.kv_full = sum(n * b for b, w, n in self.kv_layers if not w) / bw
+        self.kv_win = [(n * b / bw, w) for b, w, n in self.kv_layers if w]
+        # prefill attention: 4 x tokens x span x heads x head_dim FLOPs per layer (causal)
+        self.attn_full = sum(n for _, w, n in self.kv_layers if not w) * 4 * self.attn_dim / tp / attn_peak
+        self.attn_win = [(n * 4 * self.attn_dim / tp / attn_peak, w) for _, w, n in self.kv_layers if w]
         self.act_bytes_per_token = arch.hidden_size * 2
+        # all-reduce: two per layer, a latency plus the payload over the link between TP ranks
+        self.comm_fixed, self.comm_per_tok = 0.0, 0.0
+        if tp > 1:
+            measured = allreduce_alpha_beta(gpu.id, tp, bool(gpu.nvlink_gbs))
+            if measured:
+                lat, per_byte = measured
+            elif gpu.nvlink_gbs:
+                lat, per_byte = glob["ar_nvlink_us"] * 1e-6, 2 * (tp - 1) / tp / (gpu.nvlink_gbs / 2 * 1e9 * NVLINK_EFF)
+            else:
+                lat, per_byte = glob["ar_pcie_us"] * 1e-6, 2 * (tp - 1) / tp / (gpu.pcie_gbs / 2 * 1e9 * glob["pcie_eff"])
+            self.comm_fixed = 2 * self.n_layers * (lat + glob["tp_sync_us"] * 1e-6)
+            self.comm_per_tok = 2 * self.n_layers * per_byte * self.act_bytes_per_token
+        # pipeline: pp - 1 hand-offs of the step's activations (NVLink inside a node, the
+        # inter-node fabric between nodes)
+        if pp > 1:
+            cross = layout.nodes - 1
+            inside = pp - 1 - cross
+            fabric = layout.node_fabric if layout.node_fabric in INTER_NODE_GBS_PER_GPU else "none"
+            local_bw = (gpu.nvlink_gbs or gpu.pcie_gbs) / 2 * 1e9 * NVLINK_EFF
+            self.comm_fixed += inside * glob["ar_nvlink_us"] * 1e-6 + cross * INTER_NODE_LATENCY_US[fabric] * 1e-6
+            self.comm_per_tok += self.act_bytes_per_token * (inside / local_bw + cross / (INTER_NODE_GBS_PER_GPU[fabric] * 1e9))
+        cpu = glob["v0_step"] if layout.engine_v0 else 1.0
+        self.fixed = (g.step_ms * MS) * cpu + self.comm_fixed
+        self.per_seq = (glob["v0_seq_us"] if layout.engine_v0 else glob["seq_us"]) * 1e-6
+        self.fixed += (g.layer_us * self.n_layers + g.moe_layer_us * self.n_moe) * 1e-6
+        self.miss = math.log(1 - self.topk / self.experts) if self.w_expert else 0.0
 
     def kv_read_bytes(self, context: float) -> float:
         return sum(n * b * (min(context, w) if w else context) for b, w, n in self.kv_layers)
 
-    def weights_read(self, batch: float) -> float:
-        if not self.expert_fraction:
-            return self.weight_bytes
-        e, k = self.arch.num_experts, self.arch.experts_per_token
-        touched = 1 - (1 - k / e) ** max(1.0, batch)
-        return self.weight_bytes * (1 - self.expert_fraction + self.expert_fraction * touched)
+    def weights_read(self, tokens: float) -> float:
+        """Bytes of weights a step of `tokens` tokens streams (MoE: only the touched experts)."""
+        if not self.w_expert:
+            return self.w_dense
+        touched = 1 - math.exp(self.miss * max(1.0, tokens))
+        return self.w_dense + self.w_expert * touched
 
-    def decode_step_s(self, batch: float, context: float) -> tuple[float, str]:
-        mem = (self.weights_read(batch) + batch * self.kv_read_bytes(context)) / self.bw
-        attn = 4 * batch * context * self.attn_dim * self.n_layers / self.tp
-        cmp = (2 * self.active_params * batch / self.tp) / self.decode_flops + attn / self.attn_flops_bf16
-        comm = 2 * self.arch.num_layers / self.pp * _allreduce_s(batch * self.act_bytes_per_token, self.tp, self.layout.gpu)
-        comm *= self.pp  # every stage's layers are on the token's path
-        hand = _handoff_s(batch * self.act_bytes_per_token, self.layout)
-        t = max(mem, cmp) + comm + hand + self.eff.step_overhead_ms * MS
-        return t, ("compute" if cmp > mem else "memory-bandwidth")
+    def step_s(self, decode: float, context: float, prefill: float = 0.0, span: float = 0.0) -> float:
+        """One step: `decode` sequences at mean `context`, plus `prefill` prompt tokens that
+        attend to `span` earlier tokens on average."""
+        tokens = decode + prefill
+        w = self.w_dense
+        if self.w_expert:
+            w += self.w_expert * (1 - math.exp(self.miss * (tokens if tokens > 1 else 1.0)))
+        lin = w * self.inv_bw_w
+        cmp = tokens * self.lin_s_per_tok
+        t = (lin if lin > cmp else cmp) + self.fixed + tokens * self.comm_per_tok + decode * self.per_seq
+        if decode:
+            kv = self.kv_full * context
+            for c, win in self.kv_win:
+                kv += c * (context if context < win else win)
+            t += decode * kv
+        if prefill:
+            a = self.attn_full * span
+            for c, win in self.attn_win:
+                a += c * (span if span < win else win)
+            t += prefill * a + self.per_seq
+        return t
 
-    def prefill_s(self, tokens: float, context_before: float = 0.0) -> float:
-        """Time to process `tokens` prompt tokens (attending to `context_before` earlier ones)."""
-        linear = 2 * self.active_params * tokens / self.tp
-        # causal attention over the full-attention layers; windowed layers attend to <= window
-        span = context_before + tokens / 2
-        attn = 0.0
-        for _, w, n in self.kv_layers:
-            attn += n * 4 * tokens * (min(span, w) if w else span) * self.attn_dim / self.tp
-        compute = linear / self.flops + attn / self.attn_flops_bf16
-        budget = max(1, self.memory.max_num_batched_tokens)
-        chunks = math.ceil(tokens / budget)
-        mem = chunks * self.weights_read(tokens) / self.bw
-        comm = 2 * self.arch.num_layers * _allreduce_s(tokens * self.act_bytes_per_token, self.tp, self.layout.gpu)
-        hand = _handoff_s(tokens * self.act_bytes_per_token, self.layout)
-        return max(compute, mem) + comm + hand + chunks * self.eff.step_overhead_ms * MS
-
-
-def _erlang_c(c: int, a: float) -> float:
-    """Probability that an arrival waits in M/M/c with offered load a (< c)."""
-    if a >= c:
-        return 1.0
-    term, total = 1.0, 1.0
-    for k in range(1, c):
-        term *= a / k
-        total += term
-    term *= a / c
-    last = term * c / (c - a)
-    return last / (total + last)
+    def bound(self, decode: float) -> str:
+        return "compute" if decode * self.lin_s_per_tok > self.weights_read(decode) * self.inv_bw_w else "memory-bandwidth"
 
 
-def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate) -> Performance:
+# ---------------------------------------------------------------------------------------------
+# the scheduler
+
+
+def _uncertainty(params: PerfParams, architecture: str, family: str) -> tuple[str, dict[str, float]]:
+    u = params.uncertainty
+    for key in (f"{architecture}|{family}", architecture, "all"):
+        row = u.get("groups", {}).get(key)
+        if row:
+            return key, row
+    return "", {}
+
+
+def model_family(arch) -> str:
+    """dense | moe | mla | sliding: the family an accuracy group is keyed by."""
+    cache = arch.__dict__  # frozen data: cache the answer on it (as memory.py does)
+    if "_perf_family" not in cache:
+        if arch.is_mla:
+            fam = "mla"
+        elif arch.is_moe:
+            fam = "moe"
+        elif any(la.kind != "full" for la in arch.layers):
+            fam = "sliding"
+        else:
+            fam = "dense"
+        cache["_perf_family"] = fam
+    return cache["_perf_family"]
+
+
+def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_max: int | None = None) -> tuple[float, float, float, float]:
+    """`n` prompts submitted at once (a burst, or a closed-loop run's first round):
+    (time until all finish, mean TTFT, mean ITL, last TTFT). Their prompts fill the token
+    budget step after step, then they decode together; the early ones decode during the
+    later ones' prefill steps, which stretches their ITL. With outputs of mean O and longest
+    o_max, the decode phase lasts o_max steps at a mean batch of n * O / o_max."""
+    pre_steps = math.ceil(n * I / budget)
+    pre_step = sm.step_s(0, 0, n * I / pre_steps, I / 2)
+    pre = pre_steps * pre_step
+    step = sm.step_s(n, ctx)
+    if o_max and o_max > O:
+        total = pre + (o_max - 1) * sm.step_s(n * O / o_max, ctx)
+    else:
+        total = pre + (O - 1) * step
+    ttft = pre * (n + 1) / (2 * n)
+    itl = step + pre / (2 * max(1, O - 1))
+    return total, ttft, itl, pre
+
+
+def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, params: PerfParams | None = None) -> Performance:
     """Predict TTFT, ITL (mean and p95) and throughput of one replica under the workload."""
-    rm = ReplicaModel(model, layout, memory)
-    I, O = workload.input_tokens, workload.output_tokens
-    seq_tokens = I + O
-    kv_slots = memory.kv_cache_tokens // max(1, seq_tokens) if memory.kv_cache_tokens else 0
+    params = params or load_params()
+    sm = StepModel(model, layout, memory, params)
+    glob = params.glob
+    I, O = max(1, workload.input_tokens), max(1, workload.output_tokens)
+    budget = max(1, memory.max_num_batched_tokens)
+    kv_slots = int(memory.kv_cache_tokens // max(1, I + O)) if memory.kv_cache_tokens else 0
     capacity = max(0, min(memory.max_num_seqs, kv_slots))
-    limit_reason = "kv-capacity" if kv_slots < memory.max_num_seqs else "max-num-seqs"
-    prefill = rm.prefill_s(I)
-    budget = memory.max_num_batched_tokens
-    chunks = math.ceil(I / max(1, budget))
-    mean_ctx = I + O / 2
+    slot_reason = "kv-capacity" if kv_slots < memory.max_num_seqs else "max-num-seqs"
+    group, err = _uncertainty(params, layout.gpu.architecture, model_family(model.arch))
+    extra: dict[str, Any] = dict(ttft_error=err.get("ttft", 0.0), itl_error=err.get("itl", 0.0), throughput_error=err.get("throughput", 0.0), error_group=group, uncertainty=dict(err))
+    request = glob["request_ms"] * MS  # API server: HTTP, tokenization, first detokenize
 
+    # one prompt alone: ceil(I / budget) chunks, each a step of its own
+    chunks = math.ceil(I / budget)
+    chunk = I / chunks
+    prefill_alone = sum(sm.step_s(0, 0, chunk, k * chunk + chunk / 2) for k in range(chunks))
     if capacity < 1:
         inf = float("inf")
-        return Performance(inf, inf, inf, inf, inf, 0.0, 0.0, 0.0, 0, prefill / MS, inf, 1.0, "kv-capacity")
+        return Performance(inf, inf, inf, inf, inf, 0.0, 0.0, 0.0, 0, prefill_alone / MS, inf, 1.0, "kv-capacity", **extra, ttft_median_ms=inf)
+    ctx = I + O / 2  # mean context of a decoding sequence
 
-    def steady(batch: float) -> tuple[float, float, float, float, str]:
-        """(ttft, itl, e2e, prefill-fraction, bound) with `batch` sequences running.
+    def steady(b: float) -> tuple[float, float, float]:
+        """(step, own prefill time, marginal s per prompt token) with `b` sequences decoding
+        and every finished one replaced by a new prompt (B x I / O prompt tokens per step)."""
+        room = max(1.0, budget - b)
+        k = math.ceil(I / room)
+        c = I / k
+        plain = sm.step_s(b, ctx)
+        with_chunk = sm.step_s(b, ctx, c, I / 2)
+        # prompts arrive in chunks of c tokens: a fraction f of the steps carries one
+        f = b / O * k
+        if f < 1:
+            step = (1 - f) * plain + f * with_chunk
+        else:  # every step carries prompt tokens, up to the budget
+            step = sm.step_s(b, ctx, min(b * I / O, room), I / 2)
+        per_tok = (with_chunk - plain) / c
+        return step, k * with_chunk, per_tok
 
-        Each of the other batch-1 sequences brings one prompt per lifetime (e2e), and its
-        prefill time is folded into the decode steps everyone shares:
-            itl = step + itl * (batch - 1) * prefill / e2e,   e2e = ttft + O * itl
-        whose positive root is exact (a quadratic in itl), so it is monotone in the load.
-        """
-        step, bound = rm.decode_step_s(batch, mean_ctx)
-        ttft = prefill + chunks * step
-        others = max(0.0, batch - 1) * prefill
-        b = ttft - others - step * O
-        itl = (-b + math.sqrt(b * b + 4 * O * step * ttft)) / (2 * O)
-        e2e = ttft + O * itl
-        return ttft, itl, e2e, 1 - step / itl, bound
-
-    if workload.request_rate:
-        lam = workload.request_rate
-        lo, hi = 0.01, float(capacity)
-        # find the batch whose throughput matches the arrival rate (Little's law)
-        if lam >= capacity / steady(capacity)[2]:
-            batch = float(capacity)
-        else:
-            for _ in range(40):
-                mid = (lo + hi) / 2
-                if mid / steady(mid)[2] < lam:
-                    lo = mid
-                else:
-                    hi = mid
-            batch = (lo + hi) / 2
+    limited = ""
+    if workload.burst:
+        # offline: `burst` prompts at once, run in waves of `capacity`
+        n = workload.burst
+        waves = math.ceil(n / capacity)
+        wave = n / waves
+        total, ttft_w, itl, pre = _wave(sm, wave, I, O, budget, ctx, workload.output_tokens_max)
+        rps = n / (waves * total)
+        ttft = ttft_w + (waves - 1) * total / 2
+        ttft_med = ttft
+        ttft_p95 = pre * 0.95 + (waves - 1) * total
+        e2e = total * (waves + 1) / 2
+        batch = wave
+        rho = pre / total
+        decode_step = sm.step_s(wave, ctx)
+        itl_p95 = max(itl, sm.step_s(wave, ctx, min(I, budget), I / 2))
+        limited = sm.bound(wave) if waves == 1 else slot_reason
     else:
+        rate = workload.request_rate
         users = workload.concurrency or 1
-        batch = float(min(users, capacity))
-    ttft, itl, e2e, frac, bound = steady(batch)
-    throughput_rps = batch / e2e
-    step, _ = rm.decode_step_s(batch, mean_ctx)
+        ca2 = 1.0 if rate else glob["ca2_closed"]
+        if rate:
+            # open loop: the decoding batch b that completes `rate` requests a second (Little)
+            b = min(float(capacity), max(1e-3, rate * O * sm.step_s(1, ctx)))
+            for _ in range(30):
+                nb = min(float(capacity), rate * O * steady(b)[0])
+                if abs(nb - b) < 1e-3 * b:
+                    b = nb
+                    break
+                b = 0.5 * (b + nb)
+            b = max(1e-3, b)
+            if workload.num_requests and rate * O * steady(b)[0] > b * 1.001:
+                # overloaded finite run of n requests: vLLM admits prompts while slots last,
+                # so over the run the batch holds about half of the requests
+                b = max(b, min(float(capacity), workload.num_requests / 2))
+        else:
+            # closed loop: users split between decoding (b) and waiting for / in their prefill
+            b = float(min(users, capacity))
+            for _ in range(40):
+                step, own, per_tok = steady(b)
+                lam = b / (O * step)
+                rho = min(0.999, lam * I * per_tok)
+                ttft = 0.5 * step + own + ca2 / 2 * rho / (1 - rho) * own + request
+                nb = min(float(capacity), users * O * step / (ttft + O * step))
+                if abs(nb - b) < 1e-4 * max(1.0, b):
+                    b = nb
+                    break
+                b = 0.5 * (b + nb)
+        step, own, per_tok = steady(b)
+        lam = b / (O * step)  # requests finishing (and starting) per second
+        rho = min(0.999, lam * I * per_tok)
+        wq = ca2 / 2 * rho / (1 - rho) * own  # Kingman, deterministic service
+        ttft = 0.5 * step + own + wq
+        wait_extra = 0.0
+        if b * I / O > budget - b:
+            # prompts no longer fit the token budget: prefill throughput caps the request rate
+            lam = min(lam, max(1e-9, budget - b) / I / step)
+            limited = "token-budget"
+        if rate:
+            if rate > lam * 1.0005:
+                # overloaded: arrivals outpace completions for as long as the run lasts; a
+                # finite run of n requests is admitted while slots remain (vLLM schedules
+                # waiting prompts as soon as a slot and budget allow), then queues
+                limited = limited or slot_reason
+                n_run = workload.num_requests
+                if n_run is None:
+                    wait_extra = float("inf")
+                else:
+                    queued = max(0.0, n_run * (1 - lam / rate) - b)
+                    wait_extra = queued / 2 / lam
+            else:
+                lam = rate
+        elif users > b * 1.0005:
+            # closed loop: users that hold no slot wait for one (Little's law on the queue)
+            served = b + lam * (ttft + request)
+            if users > served:
+                wait_extra = (users - served) / lam
+                limited = limited or slot_reason
+        # exponential tail of the prefill wait: P(W > t) = rho * exp(-t * rho / wq)
+        theta = wq / rho if rho > 0 else 0.0
+        wq95 = theta * math.log(rho / 0.05) if rho > 0.05 else 0.0
+        wq50 = theta * math.log(2 * rho) if rho > 0.5 else 0.0
+        ttft_med = 0.5 * step + own + wq50 + wait_extra
+        ttft_p95 = 0.5 * step + own + wq95 + (wait_extra * 1.5 if math.isfinite(wait_extra) else wait_extra)
+        ttft = ttft + wait_extra
+        itl = step
+        rps = lam
+        batch = b
+        decode_step = sm.step_s(b, ctx)
+        chunk_steps = lam * math.ceil(I / max(1.0, budget - b)) * step  # fraction of steps with a prompt chunk
+        stalled = sm.step_s(b, ctx, min(I, max(1.0, budget - b)), I / 2)
+        itl_p95 = stalled if chunk_steps >= 0.05 else max(step, decode_step)
+        limited = limited or sm.bound(b)
+        if not rate and workload.rounds and workload.rounds > 1 / 0.999:
+            # a benchmark run: its first round starts every user at once
+            r = workload.rounds
+            total_w, ttft_w, itl_w, _ = _wave(sm, min(users, capacity), I, O, budget, ctx)
+            ttft = ttft_w / r + ttft * (1 - 1 / r)
+            ttft_med = ttft_w / r + ttft_med * (1 - 1 / r)
+            itl = itl_w / r + itl * (1 - 1 / r)
+            rps = users * r / (total_w + users * (r - 1) / max(1e-12, rps))
+        e2e = ttft + (O - 1) * itl
+        ttft_p95 = max(ttft_p95, ttft)
 
-    # --- waiting: for a batch slot (Erlang C) and for the prefill server (M/M/1 tail) -----
-    slot_wait95 = 0.0
-    offered = (workload.request_rate or 0) * e2e
-    users = workload.concurrency or 0
-    if workload.request_rate and offered >= capacity:
-        slot_wait95 = float("inf")
-    elif workload.request_rate:
-        pw = _erlang_c(capacity, offered)
-        if pw > 0.05:
-            slot_wait95 = math.log(pw / 0.05) / (capacity / e2e - workload.request_rate)
-    elif users > capacity:
-        # closed loop beyond capacity: the extra users queue for whole requests
-        slot_wait95 = (users - capacity) / capacity * e2e * 1.0
-        throughput_rps = capacity / e2e
-    lam = workload.request_rate or throughput_rps
-    rho = lam * prefill
-    if rho >= 1:
-        prefill_wait95 = float("inf")
-    elif rho > 0.05:
-        prefill_wait95 = math.log(rho / 0.05) / (1 / prefill - lam)
-    else:
-        prefill_wait95 = 0.0
-    ttft_mean = ttft + (slot_wait95 / 3 if math.isfinite(slot_wait95) else slot_wait95)
-    ttft_p95 = ttft + prefill_wait95 + slot_wait95
-
-    # --- ITL p95: a step that carries a prompt chunk -------------------------------------
-    steps_with_prompt = min(1.0, lam * chunks * step / max(1e-9, 1 - frac)) if lam else 0.0
-    chunk_tokens = min(I, max(1, budget - int(batch)))
-    stalled = step + rm.prefill_s(chunk_tokens)  # a prompt chunk rides on the decode step
-    # p95 over tokens: if >= 5% of steps carry a prompt chunk, the p95 token waits for one;
-    # otherwise it is a plain decode step (the stalls then show in the mean, not the p95)
-    itl_p95 = stalled if steps_with_prompt >= 0.05 else step
-
-    limited = bound
-    if (users and users > capacity) or (workload.request_rate and offered >= capacity):
-        limited = limit_reason
     return Performance(
-        ttft_ms=ttft_mean / MS,
-        ttft_p95_ms=ttft_p95 / MS,
+        ttft_ms=(ttft + request) / MS,
+        ttft_p95_ms=(ttft_p95 + request) / MS,
         itl_ms=itl / MS,
-        itl_p95_ms=itl_p95 / MS,
-        e2e_ms=e2e / MS,
-        output_tokens_per_s=throughput_rps * O,
-        requests_per_s=throughput_rps,
+        itl_p95_ms=max(itl_p95, itl) / MS,
+        e2e_ms=(e2e + request) / MS,
+        output_tokens_per_s=rps * O,
+        requests_per_s=rps,
         concurrency=batch,
         batch_capacity=capacity,
-        prefill_ms=prefill / MS,
-        decode_step_ms=step / MS,
+        prefill_ms=prefill_alone / MS,
+        decode_step_ms=decode_step / MS,
         utilisation=min(1.0, rho),
         limited_by=limited,
+        **extra,
+        ttft_median_ms=(ttft_med + request) / MS,
     )

@@ -773,6 +773,14 @@ def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
             "output_tokens_per_s": round(tokens_per_s, 1),
             "per_replica_concurrency": ev.per_replica_concurrency,
             "limited_by": perf.limited_by if perf else None,
+            # cross-validated median |error| of the nearest measured (GPU generation, model
+            # family) group: how far the figures above typically are from a measurement
+            "uncertainty": {
+                "group": perf.error_group,
+                "ttft": perf.ttft_error,
+                "itl": perf.itl_error,
+                "output_tokens_per_s": perf.throughput_error,
+            } if perf else None,
         },
         "memory": {
             "weights_gib_per_gpu": mem.weights_gib,
@@ -827,6 +835,9 @@ def pricing_summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
                 "(node launch and load time are not modelled)"
             ),
             "source": facts.sources[0],
+            # share of spot instances of this type the cloud interrupted per month (a bucket)
+            "frequency": lc.unit.interruption_frequency
+            or "unknown: the price source has no interruption frequency (AWS publishes it in the Spot Instance Advisor; `gpuforge prices refresh` reads it)",
         }
     return out
 

@@ -1,0 +1,158 @@
+"""Derive compact kernel-efficiency tables from AIConfigurator's public perf database.
+
+    .venv/bin/python bench/derive_kernel_tables.py /path/to/aiconfigurator.git
+
+(a clone or bare mirror of ai-dynamo/aiconfigurator; files are read at its HEAD with git show)
+
+Source: ai-dynamo/aiconfigurator (Apache-2.0, Copyright (c) 2025-2026 NVIDIA) at the commit
+recorded in the output, `aic-core/src/aiconfigurator_core/systems/data/<system>/{gemm,comm}/vllm/
+<version>/*.parquet`: per-GPU latencies of vLLM's GEMM kernels (m x n x k, bf16 / fp8 /
+fp8_block / nvfp4) and of vLLM's custom all-reduce (CUDA-graph mode, 2 / 4 / 8 GPUs, 128 B to
+512 MiB). Only the derived numbers ship (components/gpuforge/sizing/data/kernel_tables.json):
+
+- gemm[dtype].compute_eff: median achieved / datasheet dense TFLOPS over large GEMMs
+  (m >= 4096, n, k >= 4096): what prefill reaches;
+- gemm[dtype].bandwidth_eff: median weight bytes / latency / datasheet HBM bandwidth over
+  GEMVs (m = 1, n * k >= 4096^2): what batch-1 decode reaches;
+- allreduce[tp]: latency (us) at log-spaced message sizes, for interpolation.
+
+Needs pyarrow (the `bench` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "components" / "gpuforge" / "sizing" / "data" / "kernel_tables.json"
+sys.path.insert(0, str(REPO / "components"))
+
+from gpuforge import catalog  # noqa: E402
+from gpuforge.sizing.calibration import CORPUS_STAND_INS  # noqa: E402
+
+# AIC system -> the GPU whose datasheet figures normalise the measured rates
+SYSTEMS = {
+    "a100_sxm": catalog.get_gpu("a100-80gb"),
+    "h100_sxm": catalog.get_gpu("h100-80gb"),
+    "h200_sxm": catalog.get_gpu("h200"),
+    "b200_sxm": catalog.get_gpu("b200"),
+    "b300_sxm": CORPUS_STAND_INS["B300-SXM"],
+    "l40s": catalog.get_gpu("l40s"),
+}
+# the release gpuforge pins first, then the nearest collected ones
+VERSIONS = ("0.19.0", "0.18.0", "0.22.0", "0.24.0", "0.14.0")
+BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0 + 4 / 128 / 128, "nvfp4": 0.5 + 1 / 16}
+MESSAGE_POINTS = [2**k for k in range(10, 28, 1)]  # 1 KiB .. 128 MiB
+
+
+def _peak(gpu, dtype: str) -> float:
+    if dtype == "bfloat16":
+        return gpu.bf16_tflops
+    if dtype in ("fp8", "fp8_block"):
+        return gpu.fp8_tflops or gpu.bf16_tflops
+    return 2 * (gpu.fp8_tflops or gpu.bf16_tflops)  # nvfp4
+
+
+DATA = "aic-core/src/aiconfigurator_core/systems/data"
+
+
+def _read(root: Path, path: str):
+    blob = subprocess.run(["git", "-C", str(root), "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
+    return pq.read_table(pa.BufferReader(blob)).to_pylist()
+
+
+def _pick(root: Path, system: str, family: str, table: str) -> tuple[str, list] | None:
+    for v in VERSIONS:
+        path = f"{DATA}/{system}/{family}/vllm/{v}/{table}.parquet"
+        ok = subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"HEAD:{path}"], capture_output=True).returncode == 0
+        if ok:
+            return v, _read(root, path)
+    return None
+
+
+def gemm_table(rows: list, gpu) -> dict:
+    comp, bw = defaultdict(list), defaultdict(list)
+    for r in rows:
+        d, m, n, k, lat = r["gemm_dtype"], r["m"], r["n"], r["k"], r["latency"] * 1e-3
+        if d not in BYTES or lat <= 0:
+            continue
+        if m >= 4096 and n >= 4096 and k >= 4096:
+            comp[d].append(2 * m * n * k / lat / 1e12 / _peak(gpu, d))
+        if m == 1 and n * k >= 4096 * 4096:
+            bw[d].append(n * k * BYTES[d] / lat / 1e9 / gpu.memory_bandwidth_gbs)
+    out = {}
+    for d in sorted(set(comp) | set(bw)):
+        out[d] = {
+            "compute_eff": round(statistics.median(comp[d]), 4) if comp[d] else None,
+            "bandwidth_eff": round(statistics.median(bw[d]), 4) if bw[d] else None,
+            "shapes": len(comp[d]) + len(bw[d]),
+        }
+    return out
+
+
+def allreduce_table(rows: list) -> dict:
+    by: dict[int, dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        if "graph" not in str(r.get("backend")):
+            continue
+        by[int(r["num_gpus"])][int(r["message_size"])] = r["latency"] * 1e3  # us
+    out = {}
+    for n, d in sorted(by.items()):
+        sizes = sorted(d)
+        pts = []
+        for s in MESSAGE_POINTS:
+            lo = max((x for x in sizes if x <= s), default=sizes[0])
+            hi = min((x for x in sizes if x >= s), default=sizes[-1])
+            if lo == hi:
+                lat = d[lo]
+            else:  # log-log between the measured neighbours
+                t = (math.log(s) - math.log(lo)) / (math.log(hi) - math.log(lo))
+                lat = math.exp(math.log(d[lo]) * (1 - t) + math.log(d[hi]) * t)
+            pts.append([s, round(lat, 2)])
+        out[str(n)] = pts
+    return out
+
+
+def main() -> int:
+    root = Path(sys.argv[1])
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    systems = {}
+    for name, gpu in SYSTEMS.items():
+        entry: dict = {"normalised_by": gpu.id}
+        gemm: dict = {}
+        for v in VERSIONS:  # each dtype from the first release (in VERSIONS order) that has it
+            path = f"{DATA}/{name}/gemm/vllm/{v}/gemm_perf.parquet"
+            if subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"HEAD:{path}"], capture_output=True).returncode:
+                continue
+            for d, row in gemm_table(_read(root, path), gpu).items():
+                gemm.setdefault(d, {**row, "version": v})
+        entry["gemm"] = gemm
+        c = _pick(root, name, "comm", "custom_allreduce_perf")
+        if c:
+            entry["allreduce_version"] = c[0]
+            entry["allreduce_us"] = allreduce_table(c[1])
+        systems[name] = entry
+    out = {
+        "about": "Derived by bench/derive_kernel_tables.py from AIConfigurator's vLLM kernel database; do not edit by hand.",
+        "source": {"repo": "ai-dynamo/aiconfigurator", "commit": commit, "path": "aic-core/src/aiconfigurator_core/systems/data", "license": "Apache-2.0 (Copyright (c) 2025-2026 NVIDIA)"},
+        "systems": systems,
+    }
+    OUT.write_text(json.dumps(out, indent=1) + "\n")
+    for name, e in systems.items():
+        print(name, {d: (v["version"], v["compute_eff"], v["bandwidth_eff"]) for d, v in e.get("gemm", {}).items()},
+              {n: (p[0][1], p[-1][1]) for n, p in e.get("allreduce_us", {}).items()})
+    print(f"wrote {OUT.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
