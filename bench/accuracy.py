@@ -78,7 +78,9 @@ def perf_section() -> list[str]:
     if not CV_FILE.exists():
         return ["## Performance model", "", "No cross-validation results yet: run `bench/fit_performance.py`.", ""]
     data = json.loads(CV_FILE.read_text())
-    meta, rows, skipped = data["meta"], data["cases"], data["skipped"]
+    meta, all_rows, skipped = data["meta"], data["cases"], data["skipped"]
+    rows = [r for r in all_rows if not r.get("extra")]
+    extra = [r for r in all_rows if r.get("extra")]
     p = load_params()
     lines = [
         "## Performance model vs the public perf corpus (leave-one-setup-out)",
@@ -92,6 +94,13 @@ def perf_section() -> list[str]:
         "",
         "Reproduce: `.venv/bin/python bench/fit_performance.py` (fit, CV, this file).",
         "",
+        "Cross-validation method: " + meta.get("cv", "leave-one-setup-out") + ". "
+        + (f"Check against true refits of the {meta['exact_refits']['setups']} largest fitted setups: the held-out |error| of their points "
+           f"changes by {meta['exact_refits']['median_abs_error_change'] * 100:+.2f} percentage points (median; worst single point {meta['exact_refits'].get('max_abs_error_change', 0) * 100:+.0f}) "
+           "when the parameters are refitted without the setup (least squares from the full fit) instead of stepped."
+           if (meta.get("exact_refits") or {}).get("median_abs_error_change") is not None else "No exact-refit check recorded in this run (`--exact N`)."),
+        "Grade C points are never fitted, so their full-fit predictions are already out of sample.",
+        "",
         "### Targets",
         "",
         "| metric | points | median abs error | p90 abs error | target | met |",
@@ -102,6 +111,13 @@ def perf_section() -> list[str]:
         if ae:
             med = statistics.median(ae)
             lines.append(f"| {NAMES[m]} | {len(ae)} | {med * 100:.1f}% | {ae[int(0.9 * (len(ae) - 1))] * 100:.0f}% | <= {TARGET[m] * 100:.0f}% | {'yes' if med <= TARGET[m] else '**no**'} |")
+    if extra:
+        lines += ["", f"With the {len(extra)} measurements from outside the corpus (`bench/data/extra_points.jsonl`, never fitted; "
+                  "docs/accuracy-sources.md):", "", "| metric | points | median abs error |", "|---|---|---|"]
+        for m in METRICS:
+            ae = sorted(abs(x) for x in (_err(r, m) for r in all_rows) if x is not None)
+            if ae:
+                lines.append(f"| {NAMES[m]} | {len(ae)} | {statistics.median(ae) * 100:.1f}% |")
     # GPU x family groups with >= 10 points
     grp: dict[str, list[float]] = {}
     for r in rows:
@@ -132,6 +148,22 @@ def perf_section() -> list[str]:
     lines += ["### Worst setups (median |error| over their points, all metrics)", "", "| setup | points | median abs | bias | likely reason |", "|---|---|---|---|---|"]
     for setup, se in worst:
         lines.append(f"| {setup} | {len(se)} | {statistics.median([abs(x) for x in se]) * 100:.0f}% | {statistics.median(se) * 100:+.0f}% | {_reason(setup, [r for r in rows if r['setup'] == setup])} |")
+    if extra:
+        lines += ["", "### Measurements from outside the corpus (validation only)", "",
+                  "| point | GPU | model | precision | TP | in / out | concurrency | metric | measured | predicted | error |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in extra:
+            for m in METRICS:
+                e = _err(r, m)
+                if e is not None:
+                    lines.append(f"| {r['point_id']} | {r['gpu_type']} | {r['model_id']} | {r['precision']} | {r['tp']} | {r['input_tokens']} / {r['output_tokens']} | "
+                                 f"{r['load']:g} | {NAMES[m]} | {r['measured'][m]:,.1f} | {r['cv'][m]:,.1f} | {e * 100:+.0f}% |")
+    try:
+        import issue_examples  # bench/issue_examples.py
+
+        lines += ["", "### The issue's examples", "", "| example | predicted | measured |", "|---|---|---|",
+                  *[f"| {a} | {b} | {c} |" for a, b, c in issue_examples.rows()]]
+    except (FileNotFoundError, KeyError) as exc:
+        lines += ["", f"(issue examples not computed: {exc})"]
     lines += ["", "### Fitted parameters (`components/gpuforge/sizing/data/perf_params.json`)", "",
               "| generation | " + " | ".join(GEN_PARAMS) + " |", "|---|" + "---|" * len(GEN_PARAMS)]
     for g, v in sorted(p.generations.items()):

@@ -14,7 +14,9 @@ fp8_block / nvfp4) and of vLLM's custom all-reduce (CUDA-graph mode, 2 / 4 / 8 G
   (m >= 4096, n, k >= 4096): what prefill reaches;
 - gemm[dtype].bandwidth_eff: median weight bytes / latency / datasheet HBM bandwidth over
   GEMVs (m = 1, n * k >= 4096^2): what batch-1 decode reaches;
-- allreduce[tp]: latency (us) at log-spaced message sizes, for interpolation.
+- allreduce_us[tp]: vLLM custom all-reduce latency (us) at log-spaced message sizes;
+- nccl_allreduce_us[tp]: the same for NCCL all_reduce (16-bit), which vLLM uses where its
+  custom kernel is off (more than two PCIe-only GPUs).
 
 Needs pyarrow (the `bench` extra).
 """
@@ -99,6 +101,11 @@ def gemm_table(rows: list, gpu) -> dict:
     return out
 
 
+def nccl_allreduce_table(rows: list) -> dict:
+    """NCCL all_reduce latency curves (what vLLM falls back to where its custom kernel is off)."""
+    return allreduce_table([dict(r, backend="graph") for r in rows if r.get("op_name") == "all_reduce" and r.get("nccl_dtype") in ("half", "bfloat16", "float16")])
+
+
 def allreduce_table(rows: list) -> dict:
     by: dict[int, dict[int, float]] = defaultdict(dict)
     for r in rows:
@@ -140,6 +147,12 @@ def main() -> int:
         if c:
             entry["allreduce_version"] = c[0]
             entry["allreduce_us"] = allreduce_table(c[1])
+        for v in ("2.27.3", "2.29.2", "2.26.2", "2.23"):
+            path = f"{DATA}/{name}/comm/nccl/{v}/nccl_perf.parquet"
+            if subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"HEAD:{path}"], capture_output=True).returncode == 0:
+                entry["nccl_version"] = v
+                entry["nccl_allreduce_us"] = nccl_allreduce_table(_read(root, path))
+                break
         systems[name] = entry
     out = {
         "about": "Derived by bench/derive_kernel_tables.py from AIConfigurator's vLLM kernel database; do not edit by hand.",

@@ -11,7 +11,7 @@ One command does all of it:
    compute efficiency, per-step / per-layer / per-MoE-layer costs; globally: all-reduce
    latencies, quantized-kernel and fused-MoE efficiencies, arrival variability, V0-engine
    overhead, per-request API cost) by robust least squares on log(predicted / measured), on
-   grade A/B points, each setup weighted 1/sqrt(its points) so no source dominates, with weak
+   grade A/B points, each point weighted setup_points^-0.5 so no source dominates, with weak
    priors that keep unidentified parameters at physical values;
 3. leave-one-setup-out: for every setup, the parameters without it (one Gauss-Newton step
    from the full fit with that setup's points removed; `--exact N` also refits the N largest
@@ -53,17 +53,19 @@ from gpuforge.sizing.performance import (  # noqa: E402
 CORPUS = REPO.parent / "shared" / "reference" / "perf-corpus"
 PARAMS_OUT = REPO / "components" / "gpuforge" / "sizing" / "data" / "perf_params.json"
 CV_OUT = REPO / "bench" / "perf_cv.json"
+# Measurements from outside the corpus (docs/accuracy-sources.md): validation only, never fitted
+EXTRA = REPO / "bench" / "data" / "extra_points.jsonl"
 
 # Priors: physical values a parameter returns to when the corpus cannot pin it down
 # (log-normal, sigma in log units). Efficiencies are bounded by 1.
 PRIOR_GEN = {"mbu": (0.8, 0.5), "mfu": (0.5, 0.7), "step_ms": (1.0, 1.5), "layer_us": (10.0, 1.5), "moe_layer_us": (40.0, 1.5)}
 PRIOR_GLOBAL = {
-    "tp_sync_us": (10.0, 1.0), "qbw_fp8": (0.85, 0.4), "qmfu_fp8": (0.7, 0.4), "qmfu_fp4": (0.6, 0.4),
+    "tp_sync_us": (10.0, 1.0), "qbw_nvfp4": (0.4, 0.5), "kv_eff": (0.7, 0.7), "qbw_fp8": (0.85, 0.4), "qmfu_fp8": (0.7, 0.4), "qmfu_fp4": (0.6, 0.4),
     "ar_nvlink_us": (8.0, 1.0), "ar_pcie_us": (30.0, 1.0), "pcie_eff": (0.5, 0.7), "qbw_int4": (0.8, 0.5), "qbw_fp4": (0.8, 0.5),
     "qbw_int8": (0.9, 0.5), "moe_eff": (0.5, 0.7), "ca2_closed": (1.0, 1.0), "v0_step": (1.5, 0.7), "request_ms": (10.0, 1.0),
     "seq_us": (20.0, 1.5), "v0_seq_us": (60.0, 1.5), "closed_rounds": (10.0, 1.0),
 }
-UPPER_ONE = {"mbu", "mfu", "pcie_eff", "qbw_int4", "qbw_fp4", "qbw_int8", "qbw_fp8", "qmfu_fp8", "qmfu_fp4", "moe_eff"}
+UPPER_ONE = {"mbu", "mfu", "pcie_eff", "qbw_int4", "qbw_fp4", "qbw_nvfp4", "qbw_int8", "qbw_fp8", "qmfu_fp8", "qmfu_fp4", "moe_eff", "kv_eff"}
 KERNEL_GEN = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
 KERNEL_SIGMA = 0.25
 
@@ -82,14 +84,17 @@ def kernel_priors() -> dict[tuple[str, str], tuple[float, float]]:
             continue
         acc[(gen, "mbu")].append(bf["bandwidth_eff"])
         acc[(gen, "mfu")].append(bf["compute_eff"])
-        for d, bw_key, cmp_key in (("fp8", "qbw_fp8", "qmfu_fp8"), ("nvfp4", "qbw_fp4", "qmfu_fp4")):
+        for d, bw_key, cmp_key in (("fp8", "qbw_fp8", "qmfu_fp8"), ("nvfp4", "qbw_nvfp4", "qmfu_fp4")):
             q = gemm.get(d) or {}
-            if q.get("bandwidth_eff") and d == "fp8":
+            if q.get("bandwidth_eff"):
                 acc[("global", bw_key)].append(q["bandwidth_eff"] / bf["bandwidth_eff"])
             if q.get("compute_eff"):
                 acc[("global", cmp_key)].append(q["compute_eff"] / bf["compute_eff"])
     return {k: (statistics.mean(v), KERNEL_SIGMA if k[0] != "global" else 0.4) for k, v in acc.items()}
 METRICS = ("ttft", "itl", "throughput")
+# each point weighs setup_points^-power: 0.5 keeps the biggest harness from dominating (the
+# corpus README's advice), 0 would weigh points as the median over points does
+SETUP_WEIGHT_POWER = 0.5
 LOSS_SCALE = 0.15  # soft-L1 knee in log units: beyond ~15% a point counts linearly (robust)
 
 
@@ -135,7 +140,7 @@ def _weights(cases: list[PerfCase]) -> list[float]:
     n: dict[str, int] = defaultdict(int)
     for c in cases:
         n[c.setup] += 1
-    return [1 / math.sqrt(n[c.setup]) for c in cases]
+    return [n[c.setup] ** -SETUP_WEIGHT_POWER for c in cases]
 
 
 def _rows(cases: list[PerfCase]) -> list[tuple[int, str, float]]:
@@ -306,9 +311,10 @@ def main() -> int:
                         case = next(c for c in cases if c.point_id == pid)
                         for m, v in case.measured.items():
                             exact[f"{pid}|{m}"] = abs(pred[m] / v - 1) - abs(cv[pid][m] / v - 1)
-            print(f"exact refits of {len(chosen)} setups: median |error| change vs the Newton step "
+            print(f"exact refits of {len(chosen)} setups ({', '.join(chosen)}): median |error| change vs the Newton step "
                   f"{statistics.median(exact.values()) * 100:+.2f} points, max {max(exact.values(), key=abs) * 100:+.1f}", flush=True)
     insample = {c.point_id: predict_case(c, full) for c in cases}
+    extra_cases, _ = load_corpus(CORPUS, EXTRA) if EXTRA.exists() else ([], [])
     corpus_hash = hashlib.sha256((CORPUS / "points.jsonl").read_bytes()).hexdigest()
     meta = {
         "about": "Fitted by bench/fit_performance.py; do not edit by hand. Meaning of each parameter: gpuforge/sizing/performance.py.",
@@ -328,8 +334,17 @@ def main() -> int:
                 "fit": {m: round(v, 4) for m, v in insample[c.point_id].items()},
             })
         skipped_rows = [{"point_id": p["point_id"], "engine": p["engine"], "reason": r} for p, r in skipped]
+        for c in extra_cases:  # never fitted: the full fit's prediction is out-of-sample
+            pred = predict_case(c, full)
+            rows.append({
+                "point_id": c.point_id, "setup": c.setup, "source": c.source, "grade": c.grade, "gpu_type": c.gpu_type, "generation": c.generation,
+                "model_id": c.model_id, "family": c.family, "precision": c.precision, "tp": c.layout.tensor_parallel, "pp": c.layout.pipeline_parallel,
+                "regime": c.regime, "load": c.load, "input_tokens": c.workload.input_tokens, "output_tokens": c.workload.output_tokens,
+                "measured": c.measured, "cv": {m: round(v, 4) for m, v in pred.items()}, "fit": {m: round(v, 4) for m, v in pred.items()}, "extra": True,
+            })
         cv_meta = {**meta, "cv": "leave-one-setup-out, one Gauss-Newton step from the full fit per setup",
-                   "exact_refits": {"setups": args.exact, "median_abs_error_change": statistics.median(exact.values()) if exact else None}}
+                   "exact_refits": {"setups": args.exact, "median_abs_error_change": statistics.median(exact.values()) if exact else None,
+                                    "max_abs_error_change": max(exact.values(), key=abs) if exact else None}}
         body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows)
         skipped_body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in skipped_rows)
         CV_OUT.write_text(f'{{"meta": {json.dumps(cv_meta)},\n"cases": [\n{body}\n],\n"skipped": [\n{skipped_body}\n]}}\n')

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -31,5 +32,8 @@ def pulumi_mocks():
 @pytest.fixture
 def shared_dir() -> Path:
     if not SHARED.is_dir():
+        if os.environ.get("GPUFORGE_SHARED_OPTIONAL"):
+            # a CI that has no copy of the reference data (see .github/workflows/preview.yml)
+            pytest.skip(f"reference data ../shared not checked out (looked at {SHARED})")
         pytest.fail(f"../shared not found beside the repository (looked at {SHARED})")
     return SHARED

@@ -16,7 +16,6 @@ from typing import Any
 from gpuforge.k8s import validation as _v
 from gpuforge.k8s.validation import (  # noqa: F401  (re-exported for tests)
     KUBERNETES_VERSION,
-    NIC_CLUSTER_POLICY_SCHEMA,
     NOT_MANIFESTS,
     SECRET_SIG_KEY,
     SECRET_SIG_VALUE,
@@ -28,7 +27,9 @@ from gpuforge.k8s.validation import (  # noqa: F401  (re-exported for tests)
 )
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-CRD_DIR = SHARED / "crds"
+# ../shared/crds when it is beside the checkout, else the identical copy shipped in the package
+# (tests/test_packaging.py checks both are the same files)
+CRD_DIR = SHARED / "crds" if (SHARED / "crds").is_dir() else _v.PACKAGED_CRD_DIR
 
 
 def crd_schemas() -> dict[tuple[str, str, str], dict[str, Any]]:

@@ -134,9 +134,11 @@ def test_eks_creator_entry_is_off_when_admins_are_listed():
     assert alone.of_type("aws:eks/accessEntry:AccessEntry") == []
 
 
-def test_creator_admin_together_with_admins_is_a_spec_error():
-    found = cluster_args_problems("aws-chat-small", creator_admin=True)
-    assert "cluster.creator_admin" in found and "409" in found
+def test_creator_admin_can_be_kept_for_clusters_bootstrapped_that_way():
+    # EKS sets the bootstrap flag at creation only; a cluster made with it keeps it explicitly.
+    recorder = program("aws-chat-small", json.dumps({"creator_admin": True}))
+    assert by_name(recorder, EKS, "-eks").inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is True
+    assert cluster_args_problems("aws-chat-small", creator_admin=True) == ""
 
 
 def test_vpc_cni_enforces_network_policies():
@@ -425,3 +427,59 @@ def test_platform_refuses_two_prometheus_choices():
     assert any(p.path == "prometheus" for p in both.problems())
     named = GpuPlatformArgs(cloud="aws", prometheus=ExistingPrometheus("http://p.m.svc:9090", "m", {"team": "x"}))
     assert named.problems() == [] and named.prometheus_url == "http://p.m.svc:9090" and named.prometheus_labels == {"team": "x"}
+
+
+def test_without_node_autoscaler_every_pool_of_a_spot_plan_is_fixed():
+    recorder = program("aws-eu-spot", json.dumps({"node_autoscaler": False}))
+    groups = [r for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if not r.name.endswith("-system")]
+    assert len(groups) == 2  # on-demand base + spot
+    for g in groups:
+        sc = g.inputs["scalingConfig"]
+        assert sc["minSize"] == sc["desiredSize"] == sc["maxSize"], g.name
+
+
+def test_capacity_blocks_need_the_node_autoscaler():
+    from dataclasses import replace
+
+    plan = plan_of("aws-llama405b-efa")
+    block = replace(plan, node_pool=replace(plan.node_pool, capacity_type="capacity-block",
+                                            capacity_reservation_id="cr-0123456789abcdef0", capacity_block_instance_count=4))
+    spec = ClusterSpec(private_endpoint_only=True, admin_principals=["arn:aws:iam::123456789012:role/a"], node_autoscaler=False)
+    found = [p.path for p in GpuClusterArgs(name="c", plans=[block], cluster=spec).problems()]
+    assert "cluster.node_autoscaler" in found
+    assert GpuClusterArgs(name="c", plans=[block], cluster=spec.model_copy(update={"node_autoscaler": True})).problems() == []
+
+
+ADMIN_ROLE = "arn:aws:iam::123456789012:role/platform-admins"
+
+
+@pytest.mark.parametrize("caller, creator_admin, warned", [
+    ("arn:aws:sts::123456789012:assumed-role/platform-admins/ci-run-42", False, None),  # a session of the admin role
+    (ADMIN_ROLE, False, None),
+    ("arn:aws:iam::123456789012:user/alice", False, "Unauthorized"),  # no entry for the creator
+    ("arn:aws:sts::123456789012:assumed-role/other-role/s", False, "Unauthorized"),
+    ("arn:aws:sts::999999999999:assumed-role/platform-admins/s", False, "Unauthorized"),  # same name, other account
+    ("arn:aws:sts::123456789012:assumed-role/platform-admins/s", True, "409"),  # bootstrap entry + explicit entry
+    ("arn:aws:iam::123456789012:user/alice", True, None),  # bootstrap entry for alice, explicit one for the role
+])
+def test_access_entry_warnings_for_the_identity_running_pulumi(caller, creator_admin, warned):
+    from gpuforge.aws.iam import caller_access_warning
+
+    message = caller_access_warning(caller, (ADMIN_ROLE,), creator_admin)
+    assert (message is None) if warned is None else (warned in (message or ""))
+
+
+@pytest.mark.parametrize("stack, expected", [
+    ("aws-chat-small", ["public to 203.0.113.0/24 + private", "no creator entry", '"enableNetworkPolicy": "true"',
+                        "kube-prometheus-stack installed", "Cluster Autoscaler release", "chat-small-gpu 2..4", "chat-small 2..4"]),
+    ("aws-llama405b-efa", ["private only"]),
+    ("azure-llama70b", ["Resource group: created (rg-gpuforge-llama70b)", "Network Contributor", "public to 203.0.113.0/24",
+                        "networkPolicy cilium", "AKS cluster autoscaler on the GPU pools"]),
+    ("aws-existing-cluster", ["an existing cluster's own"]),
+])
+def test_preview_shows_the_readiness_choices(stack, expected):
+    from gpuforge.preview import readiness_summary
+
+    text = "\n".join(readiness_summary(program(stack).resources))
+    for fragment in expected:
+        assert fragment in text, f"{stack}: {fragment!r} not in\n{text}"

@@ -154,9 +154,11 @@ def test_every_alert_says_what_to_do(pulumi_mocks):
     expected = set(SLA_DERIVED) | {
         "VLLMKVCacheNearlyFull",
         "GPUXidError",
+        "GPUMetricsMissing",
         "GPUTemperatureHigh",
         "VLLMPodOOMKilled",
         "VLLMPodRestarting",
+        "VLLMScrapeMissing",
     }
     assert set(rules) == expected
     for name, rule in rules.items():
@@ -314,3 +316,46 @@ def test_bad_args_are_refused_at_once(pulumi_mocks):
         "gpu_memory_utilization",
     }
     assert pulumi_mocks.resources == []
+
+
+# --- alerts that mean something (issue 13) ---------------------------------------------------------
+def test_xid_alert_fires_on_new_events_not_on_the_last_value():
+    """DCGM_FI_DEV_XID_ERRORS keeps the last XID code: `> 0` alone pages forever after one error."""
+    rules = {r["alert"]: r for r in alert_rules(ServingMonitoringArgs.from_plan(PLAN, namespace="llm"))}
+    expr = rules["GPUXidError"]["expr"]
+    assert re.search(r"changes\(DCGM_FI_DEV_XID_ERRORS\{[^}]*\}\[10m\]\)\) > 0", expr)
+    # ... and a reset of the gauge to 0 (exporter restart) is not an event.
+    assert re.search(r"max by \(pod, gpu\) \(DCGM_FI_DEV_XID_ERRORS\{[^}]*\}\) > 0 and ", expr)
+    assert rules["GPUXidError"]["for"] == "0m"
+
+
+def test_missing_scrapes_are_alerted():
+    rules = {r["alert"]: r for r in alert_rules(ServingMonitoringArgs.from_plan(PLAN, namespace="llm"))}
+    # prometheus-operator's job label for a PodMonitor is <namespace>/<name>.
+    assert rules["VLLMScrapeMissing"]["expr"] == 'absent(up{job="llm/llama-70b-vllm"} == 1)'
+    assert "absent(DCGM_FI_DEV_GPU_UTIL{" in rules["GPUMetricsMissing"]["expr"]
+    # No replica is expected with min_replicas 0: no scrape alert then.
+    idle = {r["alert"] for r in alert_rules(ServingMonitoringArgs.from_plan(replace(PLAN, min_replicas=0), namespace="llm"))}
+    assert "VLLMScrapeMissing" not in idle
+
+
+def test_multi_node_groups_and_fabric_are_alerted(pulumi_mocks):
+    plan = replace(TWO_NODE, fabric="efa")
+    args = ServingMonitoringArgs.from_plan(plan, namespace="llm")
+    assert args.fabric_check and args.workload_kind == "LeaderWorkerSet"
+    build(pulumi_mocks, "m-mn", args)
+    rules = rules_of(pulumi_mocks, "m-mn")
+    degraded = rules["VLLMMultiNodeGroupDegraded"]["expr"]
+    # LWS names each group's worker StatefulSet after its leader pod, <lws>-<group>.
+    assert 'statefulset=~"llama-405b-[0-9]+"' in degraded
+    assert "kube_statefulset_replicas" in degraded and "kube_statefulset_status_replicas_ready" in degraded
+    assert "gpuforge_nccl_fabric_ok" in rules["NCCLFabricNotUsed"]["expr"]
+    assert rules["NCCLFabricNotUsed"]["labels"]["severity"] == "critical"
+    assert 'job="llm/llama-405b-fabric"' in rules["NCCLFabricCheckMissing"]["expr"]
+    fabric = kv.unwrap(pulumi_mocks.one(POD_MONITOR, "m-mn-fabric").inputs)
+    assert fabric["spec"]["podMetricsEndpoints"][0]["port"] == "fabric"
+    # every pod of the group, leader and workers
+    assert fabric["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "llama-405b"}
+    assert kv.validate_recorded([r for r in pulumi_mocks.resources if r.parent == "m-mn"]) == []
+    single = {r["alert"] for r in alert_rules(ServingMonitoringArgs.from_plan(PLAN, namespace="llm"))}
+    assert not single & {"VLLMMultiNodeGroupDegraded", "NCCLFabricNotUsed", "NCCLFabricCheckMissing"}

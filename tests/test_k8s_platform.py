@@ -261,3 +261,69 @@ def test_from_plans_reads_lws_need_from_serving_plans():
     )
     assert not GpuPlatformArgs.from_plans([G6E_SINGLE]).lws
     assert GpuPlatformArgs.from_plans([G6E_SINGLE], [serving]).lws
+
+
+# --- InfiniBand node features and existing clusters (issue 13) ------------------------------------
+NFR = "kubernetes:nfd.k8s-sigs.io/v1alpha1:NodeFeatureRule"
+
+
+def test_infiniband_nodes_get_the_label_the_rdma_plugin_selects(pulumi_mocks):
+    """The RDMA shared device plugin DaemonSet selects `feature.node.kubernetes.io/pci-15b3.present`
+    (network-operator v26.4.1 manifests/state-rdma-shared-device-plugin, line 116); with the chart's
+    rule off nothing wrote it and `rdma/ib` never appeared."""
+    build(pulumi_mocks, "az-nfr", GpuPlatformArgs.from_plans([ND_IB]))
+    rule = kv.unwrap(pulumi_mocks.one(NFR).inputs)
+    assert rule["metadata"]["name"] == "gpuforge-infiniband-nics"
+    (r,) = rule["spec"]["rules"]
+    # NFD puts label names without a namespace under feature.node.kubernetes.io/.
+    assert r["labels"] == {"pci-15b3.present": "true"}
+    (match,) = r["matchFeatures"]
+    assert match["feature"] == "pci.device"
+    # Mellanox InfiniBand controllers only: not the Ethernet VFs (0200) of accelerated networking.
+    assert match["matchExpressions"] == {"vendor": {"op": "In", "value": ["15b3"]}, "class": {"op": "In", "value": ["0207"]}}
+    values = releases(pulumi_mocks, "az-nfr")["network-operator"]["values"]
+    assert values["nfd"] == {"enabled": True, "deployNodeFeatureRules": False}
+    tolerations = values["node-feature-discovery"]["worker"]["tolerations"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
+    assert any(t["key"] == "kubernetes.azure.com/scalesetpriority" for t in tolerations)  # Spot GPU pools
+    # Created after the operator (whose NFD installs the NodeFeatureRule CRD), valid against NFD v0.19's CRD.
+    recorded = [x for x in pulumi_mocks.resources if x.parent == "az-nfr"]
+    assert kv.validate_recorded(recorded) == []
+
+
+def test_nic_cluster_policy_validates_against_the_vendored_crd():
+    ncp_schema = kv.crd_schemas()[("mellanox.com", "v1alpha1", "NicClusterPolicy")]
+    assert "rdmaSharedDevicePlugin" in ncp_schema["properties"]["spec"]["properties"]
+    assert "ofedDriver" in ncp_schema["properties"]["spec"]["properties"]
+
+
+@pytest.mark.parametrize(
+    "installed, absent",
+    [
+        (("keda", "lws"), {"keda", "lws"}),
+        (("network-operator",), {"network-operator"}),
+        (("gpu-operator",), {"nvidia-device-plugin", "dcgm-exporter", "gpu-operator"}),
+        (("aws-efa-k8s-device-plugin", "dcgm-exporter"), {"aws-efa-k8s-device-plugin", "dcgm-exporter"}),
+    ],
+    ids=["keda-lws", "network-operator", "gpu-operator", "efa-dcgm"],
+)
+def test_existing_cluster_addons_are_not_installed_twice(pulumi_mocks, installed, absent):
+    pools = [ND_IB] if "network-operator" in installed else [P5_PAIR]
+    name = "have-" + "-".join(installed)
+    platform = build(pulumi_mocks, name, GpuPlatformArgs.from_plans(pools, kube_prometheus_stack=True, installed=installed))
+    rel = releases(pulumi_mocks, name)
+    assert not set(rel) & absent
+    kinds = {r.type for r in pulumi_mocks.resources if r.parent == name}
+    created_ns = {kv.unwrap(r.inputs)["metadata"]["name"] for r in pulumi_mocks.resources if r.parent == name and r.type.endswith(":Namespace")}
+    if "network-operator" in installed:
+        # its own NicClusterPolicy stays the only one; no namespace of ours next to it
+        assert NCP not in kinds and NFR not in kinds and "network-operator" not in created_ns
+    if "keda" in installed:
+        assert "keda" not in created_ns and all(d is not None for d in platform.crd_dependencies)
+    if "gpu-operator" in installed:
+        assert platform.dcgm_target is not None and platform.dcgm_target.namespace == "gpu-operator"
+
+
+def test_unknown_installed_addon_is_refused():
+    with pytest.raises(SpecError, match="installed_addons"):
+        GpuPlatform("x", GpuPlatformArgs.from_plans([P5_PAIR], installed=("istio",)))

@@ -28,7 +28,8 @@ LLAMA405B_FP8 = {
 LLAMA8B = {
     "name": "chat8b",
     "model": {"id": "llama-3.1-8b-instruct"},
-    "workload": {"input_tokens": 1000, "output_tokens": 200, "peak_concurrency": 8},
+    # an 8k context: at the model's native 128k one sequence needs 16 GiB of KV (no 24 GB GPU)
+    "workload": {"input_tokens": 1000, "output_tokens": 200, "peak_concurrency": 8, "max_model_len": 8192},
 }
 
 
@@ -100,7 +101,7 @@ def test_spot_is_costed_at_spot_prices_and_fits_a_budget_on_demand_does_not():
 def test_spot_with_availability_keeps_min_replicas_on_on_demand():
     raw = dict(
         LLAMA8B,
-        workload={"input_tokens": 1000, "output_tokens": 200, "peak_concurrency": 32},
+        workload={"input_tokens": 1000, "output_tokens": 200, "peak_concurrency": 32, "max_model_len": 8192},
         sla={"min_replicas": 2},
         target={"cloud": "aws", "region": "us-east-1", "capacity_type": "spot", "instance_types": ["g6.xlarge"]},
     )

@@ -6,12 +6,12 @@ from gpuforge.plan import NodePoolPlan
 from gpuforge.spec import load_spec
 
 
-def spec_of(model="llama-3.1-8b-instruct", I=1024, O=256, conc=16, ttft=2000, itl=80, cloud="aws", families=None, budget=None, min_replicas=1, spread_zones=False, precision=None, kv="auto", **extra):
+def spec_of(model="llama-3.1-8b-instruct", I=1024, O=256, conc=16, ttft=2000, itl=80, cloud="aws", families=None, budget=None, min_replicas=1, spread_zones=False, precision=None, kv="auto", mml=None, headroom=None, **extra):
     raw = {
         "name": "t",
         "model": {"id": model, "kv_cache_dtype": kv, **({"precision": precision} if precision else {})},
-        "workload": {"input_tokens": I, "output_tokens": O, "peak_concurrency": conc},
-        "sla": {"ttft_p95_ms": ttft, "itl_p95_ms": itl, "min_replicas": min_replicas, "spread_zones": spread_zones},
+        "workload": {"input_tokens": I, "output_tokens": O, "peak_concurrency": conc, **({"max_model_len": mml} if mml else {})},
+        "sla": {"ttft_p95_ms": ttft, "itl_p95_ms": itl, "min_replicas": min_replicas, "spread_zones": spread_zones, **({"headroom": headroom} if headroom is not None else {})},
         "target": {"cloud": cloud, **({"instance_families": families} if families else {}), **extra},
         "budget": {"max_monthly_usd": budget} if budget else {},
     }

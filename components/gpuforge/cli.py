@@ -1,4 +1,4 @@
-"""`gpuforge` command line: estimate, plan, preview, schema, catalog.
+"""`gpuforge` command line: estimate, plan, preview, init, schema, catalog.
 
 Imports are lazy per sub-command so that `gpuforge estimate` never loads Pulumi or a cloud SDK.
 """
@@ -97,6 +97,9 @@ def _estimate(args: argparse.Namespace) -> int:
         )
         perf = predict(model, layout, workload, est)
         out.update(perf.to_dict())
+        from gpuforge.sizing.planner import itl_p95_ms
+
+        out["itl_p95_ms"] = itl_p95_ms(perf)  # the planner's figure: never below the mean ITL
     if args.json:
         print(dumps(out, indent=2))
     else:
@@ -134,9 +137,22 @@ def _format_estimate(e: dict[str, Any]) -> str:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from gpuforge.spec import json_schema
+    from gpuforge.stackfile import schema_json
 
-    print(dumps(json_schema(), indent=2))
+    sys.stdout.write(schema_json(stack_file=args.stack_file))
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from gpuforge.errors import SpecError
+    from gpuforge.stackfile import init_stack, next_steps
+
+    try:
+        result = init_stack(args.stack, args.example, stacks_dir=args.stacks_dir, force=args.force)
+    except SpecError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(next_steps(result, args.stack))
     return 0
 
 
@@ -258,25 +274,40 @@ def _prices(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from gpuforge.errors import raise_if
-    from gpuforge.report import render_plans
+    from gpuforge.progress import step
+    from gpuforge.report import infeasible_markdown, render_plans
     from gpuforge.sizing.planner import plan_deployment
     from gpuforge.spec import load_stack, read_spec_file
     from gpuforge.spec_checks import plan_problems, provider_config, stack_file_config
 
-    specs = load_stack(read_spec_file(args.spec))
-    # repos outside the catalog are read from the Hub with HF_TOKEN (huggingface_hub's look-up)
-    results = [plan_deployment(s, alternatives=args.alternatives, refresh_hub=args.refresh_hub) for s in specs]
-    prefixes = [f"deployments[{i}]" if len(specs) > 1 else "" for i in range(len(specs))]
-    plans = [(p, r.to_plan()) for p, r in zip(prefixes, results, strict=True)]
-    raise_if("stack", plan_problems(plans, provider_config(stack_file_config(args.spec))))
+    try:
+        specs = load_stack(read_spec_file(args.spec))
+        # repos outside the catalog are read from the Hub with HF_TOKEN (huggingface_hub's look-up)
+        with step(f"Planning {len(specs)} deployment(s) of {args.spec}"):
+            results = [plan_deployment(s, alternatives=args.alternatives, refresh_hub=args.refresh_hub) for s in specs]
+        prefixes = [f"deployments[{i}]" if len(specs) > 1 else "" for i in range(len(specs))]
+        plans = [(p, r.to_plan()) for p, r in zip(prefixes, results, strict=True)]
+        raise_if("stack", plan_problems(plans, provider_config(stack_file_config(args.spec))))
+    except SpecError as exc:  # NoFeasiblePlan too; main() prints it
+        if args.format == "markdown":
+            # the PR comment explains the failure rather than staying empty
+            print(infeasible_markdown(_stack_name(args.spec), exc))
+        raise
     print(render_plans(results, args.format))
     return 0
+
+
+def _stack_name(path: str) -> str:
+    from pathlib import Path
+
+    name = Path(path).name
+    return name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml").removesuffix(".json")
 
 
 def _preview(args: argparse.Namespace) -> int:
     from gpuforge.preview import run_preview
 
-    return run_preview(args.stack, args.out, stacks_dir=args.stacks_dir, crds_dir=args.crds_dir)
+    return run_preview(args.stack, args.out, stacks_dir=args.stacks_dir, crds_dir=args.crds_dir, comment=args.comment)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,11 +347,20 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--stack", required=True)
     v.add_argument("--out", default=None, help="write manifests, plan.json and resources.json here")
     v.add_argument("--stacks-dir", default="stacks")
-    v.add_argument("--crds-dir", default=None, help="CRDs to validate custom resources against (default: ../shared/crds or $GPUFORGE_CRDS_DIR)")
+    v.add_argument("--crds-dir", default=None, help="CRDs to validate custom resources against (default: $GPUFORGE_CRDS_DIR, else the ones shipped with gpuforge)")
+    v.add_argument("--comment", default=None, help="also write the pull-request comment (review + preview result) to this file")
     v.set_defaults(func=_preview)
 
-    s = sub.add_parser("schema", help="JSON Schema of the deployment spec")
+    s = sub.add_parser("schema", help="JSON Schema of the deployment spec (every accepted form)")
+    s.add_argument("--stack-file", action="store_true", help="the schema of a whole Pulumi.<stack>.yaml (what editors use)")
     s.set_defaults(func=_schema)
+
+    i = sub.add_parser("init", help="a new stack file from an example: the spec, without secrets or encryption salt")
+    i.add_argument("stack", help="the new stack's name (writes stacks/Pulumi.<stack>.yaml)")
+    i.add_argument("--from", dest="example", required=True, help="an example stack in stacks/ (e.g. aws-chat-small) or a stack file")
+    i.add_argument("--stacks-dir", default="stacks")
+    i.add_argument("--force", action="store_true", help="replace the config of an existing stack file (its salt is kept)")
+    i.set_defaults(func=_init)
 
     c = sub.add_parser("catalog", help="list catalog rows; `prices`: offers and prices per region")
     c.add_argument("what", choices=["models", "gpus", "instances", "regions", "prices"])
@@ -332,10 +372,10 @@ def main(argv: list[str] | None = None) -> int:
 
     pr = sub.add_parser(
         "prices",
-        help="price data: `refresh` rebuilds it from the public price APIs; `snapshot` from the public copies in ../shared",
+        help="price data: `refresh` rebuilds it from the public price APIs; `snapshot` from the public copies in reference/prices (run from the repository root)",
     )
     pr.add_argument("action", choices=["refresh", "snapshot"])
-    pr.add_argument("--reference-dir", default="../shared/reference/prices", help="snapshot: the public price copies")
+    pr.add_argument("--reference-dir", default="reference/prices", help="snapshot: the public price copies")
     pr.add_argument("--cloud", choices=["aws", "azure", "all"], default="all")
     pr.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     pr.add_argument("--data-dir", default=None, help="catalog data directory (default: the installed package's)")

@@ -1,7 +1,8 @@
-"""Generate docs/spec.md (from the spec's JSON Schema) and docs/components.md (from the
-components' typed args and outputs), so the reference never drifts from the code.
+"""Generate docs/spec.md (from the spec's JSON Schema), docs/components.md (from the
+components' typed args and outputs) and schemas/gpuforge-stack.schema.json (the schema the
+example stacks' yaml-language-server modeline points at), so the reference never drifts.
 
-    python -m gpuforge.docgen            # rewrites both files under docs/
+    python -m gpuforge.docgen            # rewrites all three
 """
 
 from __future__ import annotations
@@ -115,7 +116,10 @@ def main() -> int:
     docs = Path(__file__).resolve().parents[2] / "docs"
     (docs / "spec.md").write_text(spec_markdown() + "\n")
     (docs / "components.md").write_text(components_markdown() + "\n")
-    print(f"wrote {docs / 'spec.md'} and {docs / 'components.md'}")
+    from gpuforge.stackfile import SCHEMA_FILE, schema_json
+
+    (docs.parent / SCHEMA_FILE).write_text(schema_json(stack_file=True))
+    print(f"wrote {docs / 'spec.md'}, {docs / 'components.md'} and {docs.parent / SCHEMA_FILE}")
     return 0
 
 

@@ -88,29 +88,41 @@ class ServingPlan:
     cost_per_hour: float = 0.0  # whole deployment at planned replicas, for the dashboard
     zones: tuple[str, ...] = ()
     on_demand_replicas: int = 0  # spot plans: replicas kept on the on-demand pool; pods prefer it
+    output_tokens: int = 0  # planned completion length (workload.output_tokens), for the drain deadline
+    # --- the checkpoint (gpuforge.engine.vllm) ------------------------------------------------
+    engine: str = "vllm"
+    precision: str = ""  # gpuforge precision the replica runs (bf16, fp16, fp8, int4-awq, ...)
+    quantization_method: str | None = None  # the method vLLM applies (from the checkpoint, or fp8 online)
+    allow_deprecated_quantization: bool = False  # fbgemm_fp8 checkpoints need the flag in 0.19.0
+    checkpoint_download_gib: float = 0.0  # the repo's weight files as downloaded (not runtime weights)
+    native_context: int = 0  # the longest --max-model-len vLLM accepts for the model
+    # --- placement (gpuforge.cloud.allocatable) -------------------------------------------------
+    replicas_per_node: int = 1  # pods the pool packs on one node
+    cpu_request: int = 0  # per pod, whole cores: node allocatable / replicas_per_node
+    memory_request_gib: int = 0  # per pod: node allocatable / replicas_per_node
 
     @property
     def gpus_per_replica(self) -> int:
         return self.tensor_parallel_size * self.pipeline_parallel_size
 
     def engine_args(self) -> list[str]:
-        """The `vllm serve` arguments, in a stable order."""
-        args = [
-            "--served-model-name", self.served_model_name,
-            "--tensor-parallel-size", str(self.tensor_parallel_size),
-            "--pipeline-parallel-size", str(self.pipeline_parallel_size),
-            "--max-model-len", str(self.max_model_len),
-            "--max-num-seqs", str(self.max_num_seqs),
-            "--max-num-batched-tokens", str(self.max_num_batched_tokens),
-            "--gpu-memory-utilization", f"{self.gpu_memory_utilization:g}",
-            "--dtype", self.dtype,
-            "--kv-cache-dtype", self.kv_cache_dtype,
-        ]
-        if self.revision:
-            args += ["--revision", self.revision]
-        if self.quantization:
-            args += ["--quantization", self.quantization]
-        return args
+        """The `vllm serve` arguments, in a stable order (gpuforge.engine.vllm.serve_args)."""
+        from gpuforge.engine.vllm import serve_args
+
+        return serve_args(
+            served_model_name=self.served_model_name,
+            tensor_parallel_size=self.tensor_parallel_size,
+            pipeline_parallel_size=self.pipeline_parallel_size,
+            max_model_len=self.max_model_len,
+            max_num_seqs=self.max_num_seqs,
+            max_num_batched_tokens=self.max_num_batched_tokens,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+            dtype=self.dtype,
+            kv_cache_dtype=self.kv_cache_dtype,
+            revision=self.revision,
+            quantization=self.quantization,
+            allow_deprecated_quantization=self.allow_deprecated_quantization,
+        )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from gpuforge.spec_checks import (
 )
 
 CONFIG_KEY = "gpuforge:deployment"
-Precision = Literal["bf16", "fp16", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4"]
+# gpuforge's precision vocabulary is the engine's (gpuforge.engine.vllm.PRECISIONS)
+Precision = Literal["bf16", "fp16", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4", "nvfp4"]
 KvCacheDtype = Literal["auto", "fp8"]
 CloudChoice = Literal["aws", "azure", "either"]
 CapacityType = Literal["on-demand", "spot", "capacity-block", "reserved"]
@@ -81,6 +82,7 @@ class SlaSpec(_Strict):
     min_tokens_per_s_per_user: Annotated[float | None, Field(gt=0, description="Alternative to itl_p95_ms.")] = None
     min_replicas: Annotated[int, Field(ge=1, description="Replicas always running (availability).")] = 1
     spread_zones: bool = Field(False, description="Replicas must run in different zones.")
+    headroom: Annotated[float, Field(ge=0, lt=0.9, description="Share of ttft_p95_ms and itl_p95_ms the plan keeps free (0.1: predictions at most 90% of the SLA).")] = 0.10
 
     def itl_limit_ms(self) -> float:
         limits = [self.itl_p95_ms] if self.itl_p95_ms else []
@@ -149,7 +151,8 @@ class ClusterSpec(_Strict):
     creator_admin: bool | None = Field(
         None,
         description="EKS: also give the identity running `pulumi up` admin through bootstrapClusterCreatorAdminPermissions. "
-        "Default: only when admin_principals is empty (EKS rejects a second access entry for the same principal).",
+        "Default: only when admin_principals is empty (EKS rejects a second access entry for the same principal). "
+        "Set only at creation: keep true for clusters created with it.",
     )
     vpc_id: str | None = Field(None, description="AWS, existing cluster: the VPC of its node subnets.")
     subnet_ids_by_zone: dict[str, str] = Field(default_factory=dict, description="AWS, existing cluster: private subnet id per zone.")
@@ -166,6 +169,12 @@ class ClusterSpec(_Strict):
         description="Azure: register the AKSInfinibandSupport subscription feature from the stack (subscription-wide; "
         "default: listed as a precondition, `az feature register` is idempotent).",
     )
+    installed_addons: list[
+        Literal[
+            "nvidia-device-plugin", "gpu-operator", "dcgm-exporter", "aws-efa-k8s-device-plugin", "network-operator",
+            "node-feature-discovery", "keda", "lws", "kube-prometheus-stack",
+        ]
+    ] = Field(default_factory=list, description="Add-ons the (existing) cluster already runs: gpuforge does not install them again.")
 
     def installs_prometheus(self) -> bool:
         """Whether gpuforge installs kube-prometheus-stack on this cluster."""
@@ -176,6 +185,15 @@ class ClusterSpec(_Strict):
         return (not self.admin_principals) if self.creator_admin is None else self.creator_admin
 
 
+class SharedCacheSpec(_Strict):
+    """A model cache shared by every replica (ReadWriteMany): EFS or FSx for Lustre on AWS, Azure
+    Files or Azure Blob (BlobFuse) on Azure. The StorageClass must exist on the cluster."""
+
+    storage_class: str | None = Field(None, description="StorageClass of a new ReadWriteMany claim (efs-sc, fsx-sc, azurefile-csi-premium, azureblob-fuse-premium).")
+    claim_name: str | None = Field(None, description="An existing ReadWriteMany claim in the serving namespace, or the name of the new one.")
+    size_gib: Annotated[float | None, Field(gt=0, description="Size of a new claim; default from the checkpoint's download size.")] = None
+
+
 class ServingSpec(_Strict):
     namespace: Annotated[str, Field(pattern=_DNS1123)] = "llm"
     allowed_namespaces: list[str] = Field(default_factory=list, description="Namespaces allowed to call the API.")
@@ -183,6 +201,9 @@ class ServingSpec(_Strict):
     gateway_name: str | None = None
     hostname: str | None = None
     gpu_memory_utilization: Annotated[float, Field(gt=0.5, le=0.98)] = 0.9
+    efa_image: str | None = Field(None, description="Multi-node replicas on EFA: the image built from images/vllm-efa/Dockerfile (vLLM + libfabric + aws-ofi-nccl).")
+    shared_cache: SharedCacheSpec | None = Field(None, description="Share one model cache between replicas instead of a cache per node.")
+    drain_seconds: Annotated[int | None, Field(ge=0, le=3600, description="vLLM --shutdown-timeout; default: a planned-length request at the SLA.")] = None
 
 
 class DeploymentSpec(_Strict):

@@ -29,6 +29,18 @@ def replicas_that_fit(pool: NodePoolPlan, serving: Any, nodes: int | None = None
     return nodes * per_node
 
 
+def aws_caller_arn(parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The ARN of the identity the AWS provider runs as."""
+    import pulumi_aws as aws
+
+    return aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=parent)).arn
+
+
+def _warn(message: str | None) -> None:
+    if message:
+        pulumi.log.warn(message)
+
+
 @dataclass
 class GpuClusterArgs:
     """A cluster for a set of plans (all on one cloud and region).
@@ -89,19 +101,18 @@ class GpuClusterArgs:
             )
         if c.register_infiniband_feature and cloud != "azure":
             out.append(Problem("cluster.register_infiniband_feature", "an Azure subscription feature, the stack is on AWS", "drop it"))
-        if cloud == "aws" and c.mode == "new" and c.admin_principals and c.creator_admin:
-            # EKS creates an access entry for the creator (bootstrapClusterCreatorAdminPermissions);
-            # one for the same principal among admin_principals is a 409 ResourceInUseException
-            # (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
-            out.append(
-                Problem(
-                    "cluster.creator_admin",
-                    "true together with admin_principals: when the identity running pulumi is one of them, EKS rejects the "
-                    "second access entry for it (409)",
-                    "drop creator_admin and run pulumi as one of admin_principals (default), or drop admin_principals",
-                )
-            )
         out += self._autoscaling_problems()
+        if not c.node_autoscaler:
+            blocks = sorted(q.name for p in self.plans for q in p.pools if q.capacity_type == "capacity-block")
+            if blocks:
+                out.append(
+                    Problem(
+                        "cluster.node_autoscaler",
+                        f"off, but capacity-block pools {blocks} are created at zero (before the block starts) and "
+                        "only the autoscaler grows them",
+                        "keep node_autoscaler on for capacity blocks",
+                    )
+                )
         if c.mode == "new" and cloud == "azure" and not c.admin_principals:
             out.append(
                 Problem(
@@ -179,6 +190,7 @@ class GpuCluster(pulumi.ComponentResource):
             ),
             node_autoscaler=self.node_autoscaler,
             serving_namespaces=tuple(args.serving_namespaces),
+            installed=tuple(args.cluster.installed_addons),
         )
         self.platform = GpuPlatform(f"{name}-platform", platform_args, pulumi.ResourceOptions(parent=self, provider=self.provider))
         self.register_outputs({"cluster_name": self.cluster_name, "cloud": self.cloud})
@@ -211,6 +223,23 @@ class GpuCluster(pulumi.ComponentResource):
                 cluster_autoscaler=c.node_autoscaler,
             )
         self.cluster = EksCluster(f"{name}-eks", cluster_args, child)
+        if c.mode == "new" and c.admin_principals:
+            # Which access entry the identity running pulumi ends up with is only known at run
+            # time (EKS: a second entry for one principal is a 409; no entry is Unauthorized).
+            from gpuforge.aws.iam import caller_access_warning
+            from gpuforge.testing import OFFLINE_CALLER_ARN
+
+            admins, creator = tuple(c.admin_principals), c.creator_is_admin()
+            # The offline preview has no real identity to check.
+            aws_caller_arn(self).apply(
+                lambda arn: None if arn == OFFLINE_CALLER_ARN else _warn(caller_access_warning(arn, admins, creator))
+            )
+        if c.mode == "existing" and c.node_autoscaler:
+            pulumi.log.warn(
+                "existing EKS cluster: gpuforge installs no node autoscaler on it; the GPU node group's size is left to "
+                "the cluster's own (Cluster Autoscaler or Karpenter). Without one, set cluster.node_autoscaler: false.",
+                self,
+            )
         self.provider = self.cluster.provider
         self.cluster_name = self.cluster.cluster_name
         self.node_image = DEFAULT_GPU_AMI_TYPE
@@ -276,9 +305,12 @@ class GpuCluster(pulumi.ComponentResource):
             return plan
         from dataclasses import replace
 
-        pool = replace(plan.node_pool, min_nodes=plan.node_pool.desired_nodes, max_nodes=plan.node_pool.desired_nodes)
+        def fixed(pool: NodePoolPlan) -> NodePoolPlan:
+            return replace(pool, min_nodes=pool.desired_nodes, max_nodes=pool.desired_nodes)
+
         serving = replace(plan.serving, max_replicas=plan.serving.replicas, min_replicas=min(plan.serving.min_replicas, plan.serving.replicas))
-        return replace(plan, node_pool=pool, serving=serving)
+        spot = fixed(plan.spot_pool) if plan.spot_pool is not None else None
+        return replace(plan, node_pool=fixed(plan.node_pool), spot_pool=spot, serving=serving)
 
     def node_pool(self, name: str, pool: NodePoolPlan, opts: pulumi.ResourceOptions) -> Any:
         """Build the cloud's GPU node pool for one planned pool on this cluster."""
@@ -369,10 +401,23 @@ class ModelDeployment(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=pools_built)
         serving = args.spec.serving
         platform = cluster.platform
+        cache_overrides: dict[str, Any] = {}
+        if serving.shared_cache is not None:
+            from gpuforge.k8s import ModelCache
+
+            sc = serving.shared_cache
+            cache_overrides["model_cache"] = ModelCache.pvc(
+                sc.claim_name or f"{plan.serving.name}-model-cache", size_gib=sc.size_gib, storage_class=sc.storage_class
+            )
+        if serving.drain_seconds is not None:
+            cache_overrides["drain_seconds"] = serving.drain_seconds
         server_args = ModelServerArgs.from_plan(
             plan.serving,
             namespace=serving.namespace,
             pool=plan.node_pool,
+            node_image=getattr(cluster, "node_image", None),
+            efa_image=serving.efa_image,
+            **cache_overrides,
             hf_token=args.hf_token,
             allowed_namespaces=tuple(serving.allowed_namespaces),
             expose=serving.expose,

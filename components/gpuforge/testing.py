@@ -20,6 +20,8 @@ from pulumi.runtime.mocks import MockMonitor
 SECRET_SIG = rpc._special_sig_key  # the key Pulumi marks a wrapped value with ...
 SECRET_VALUE = rpc._special_secret_sig  # ... and the marker that says the value is a secret
 MASK = "[secret]"
+#: The identity the mocks report for `aws.get_caller_identity` (the offline preview has none).
+OFFLINE_CALLER_ARN = "arn:aws:iam::123456789012:user/gpuforge-offline-preview"
 
 _AKS_KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -135,7 +137,7 @@ class Recorder(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"name": "us-east-1", "region": "us-east-1", "id": "us-east-1"}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mock", "userId": "mock"}
+            return {"accountId": "123456789012", "arn": OFFLINE_CALLER_ARN, "userId": "mock"}
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
         if token == "aws:eks/getCluster:getCluster":

@@ -87,3 +87,47 @@ def node_role(
     if ssm:
         policies["ssm"] = SSM_POLICY
     return role, attach(name, role, part, policies, parent)
+
+
+def caller_is_admin(caller_arn: str, admin_arns: list[str] | tuple[str, ...]) -> bool:
+    """Whether the identity `caller_arn` is one of `admin_arns` as EKS access entries see it.
+
+    An assumed-role session `arn:<p>:sts::<acct>:assumed-role/<role>/<session>` counts as the role
+    `arn:<p>:iam::<acct>:role/<role>` (access entries name the role; its sessions inherit it);
+    a role with an IAM path is matched on its name, since the session ARN drops the path.
+    """
+    if caller_arn in admin_arns:
+        return True
+    parts = caller_arn.split(":")
+    if len(parts) < 6:
+        return False
+    partition, service, account, resource = parts[1], parts[2], parts[4], parts[5]
+    if service == "sts" and resource.startswith("assumed-role/"):
+        role = resource.split("/")[1]
+        prefix = f"arn:{partition}:iam::{account}:role/"
+        return any(a.startswith(prefix) and a.rsplit("/", 1)[-1] == role for a in admin_arns)
+    return False
+
+
+def caller_access_warning(caller_arn: str, admin_arns: list[str] | tuple[str, ...], creator_admin: bool = False) -> str | None:
+    """What will go wrong with the EKS access entries for the identity running Pulumi, if anything.
+
+    Without the creator's bootstrap entry, a caller outside `admin_arns` is refused by the API
+    (Unauthorized); with it, a caller inside `admin_arns` gets a second entry, which EKS rejects
+    (409 ResourceInUseException).
+    """
+    if not admin_arns or not caller_arn:
+        return None
+    inside = caller_is_admin(caller_arn, admin_arns)
+    if creator_admin and inside:
+        return (
+            f"the identity running pulumi ({caller_arn}) is one of cluster.admin_principals and creator_admin is on: EKS "
+            "rejects its second access entry (409). Drop creator_admin (it then gets access through admin_principals)."
+        )
+    if not creator_admin and not inside:
+        return (
+            f"the identity running pulumi ({caller_arn}) is not among cluster.admin_principals; with admins listed EKS "
+            "gives the creator no access entry, so creating Kubernetes objects will fail (Unauthorized). Run pulumi as "
+            "one of them, or add it to admin_principals."
+        )
+    return None

@@ -26,6 +26,7 @@ class Gpu:
     nvlink_gbs: float | None  # bidirectional per GPU; None = PCIe only
     pcie_gbs: float  # bidirectional per GPU, the fallback GPU-to-GPU path
     mig: bool
+    compute_capability: tuple[int, int] | None = None  # CUDA (major, minor); None off CUDA (AMD)
     sources: tuple[str, ...] = ()
     notes: str | None = None
 
@@ -109,7 +110,9 @@ class CatalogModel:
     params_active: int
     config: dict[str, Any]
     revision: str | None = None
-    aliases: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # pure renames of the same repo only (e.g. Meta-Llama-3.1 -> Llama-3.1)
+    base: str | None = None  # catalog id of the 16-bit checkpoint this one was quantized from
+    download_bytes: int | None = None  # safetensors total_size of the repo, where known
     gated: bool = False
     license: str | None = None
     sources: tuple[str, ...] = ()

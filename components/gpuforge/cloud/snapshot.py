@@ -2,7 +2,7 @@
 
 The machine this project is built on cannot reach the price APIs, so the shipped
 `prices_aws.json` / `prices_azure.json` are derived, by this code, from public copies of those
-APIs' answers (kept under `../shared/reference/prices/`, see its README):
+APIs' answers (kept in the repository under `reference/prices/`, see its README):
 
 - `karpenter_aws_gpu_on_demand.json`: AWS Price List, Linux on-demand, us-east-1, from
   aws/karpenter-provider-aws's generated pricing (2026-07-20);

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -11,8 +12,22 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from gpuforge.engine import launch as engine_launch
+from gpuforge.engine.launch import (
+    EXPECTED_NCCL_NET,
+    FABRIC_METRICS_PORT,
+    NCCL_LOG_DIR,
+    PRESTOP_S,
+    SCRIPTS_DIR,
+    Launch,
+    drain_seconds,
+    multinode_problems,
+    termination_grace_s,
+    worker_prestop_command,
+)
 from gpuforge.errors import Problem, SpecError
 from gpuforge.k8s import security
+from gpuforge.k8s.images import VLLM_CUDA, ServingImage, default_image
 from gpuforge.k8s.manifests import (
     AZURE_SPOT_TAINT,
     DEFAULT_PROMETHEUS_URL,
@@ -28,15 +43,33 @@ from gpuforge.k8s.manifests import (
     selector_labels,
 )
 from gpuforge.k8s.platform import RDMA_RESOURCE
-from gpuforge.k8s.versions import VLLM_IMAGE
 from gpuforge.plan import CAPACITY_LABEL, Cloud, Fabric, NodePoolPlan, ServingPlan
 
 # --- start-up time model (docs/serving.md, "Probes") -----------------------------------------
-# Assumed rates; the startup probe is a deadline, not an estimate, so they are pessimistic.
+# Assumed rates; the deadlines built from them are not estimates, so they are pessimistic.
 HF_DOWNLOAD_GIB_PER_S = 0.1  # Hugging Face hub to one node, ~0.9 Gbit/s
 LOAD_GIB_PER_S = 1.0  # safetensors from the node's disk into GPU memory
 ENGINE_INIT_S = 600  # profiling run, torch.compile and CUDA-graph capture
 PROBE_PERIOD_S = 10
+
+# --- model cache -------------------------------------------------------------------------------
+# Room the Hugging Face cache needs beyond the checkpoint: `.incomplete` partial files and lock
+# files while downloading, tokenizer / config files, and headroom against the kubelet's
+# ephemeral-storage eviction (an emptyDir over its sizeLimit evicts the pod).
+CACHE_OVERHEAD = 1.1
+CACHE_EXTRA_GIB = 10.0
+# EKS AL2023 NVIDIA AMI with nodeadm `localStorage: RAID0` (gpuforge's AWS node pools): the
+# instance-store NVMe disks are one md RAID0 mounted at /mnt/k8s-disks/0, and kubelet / containerd
+# / pod logs are bind-mounted onto it (awslabs/amazon-eks-ami templates/shared/runtime/bin/
+# setup-local-disks, `array_mount_point="${MNT_DIR}/0"`, MNT_DIR=/mnt/k8s-disks). A hostPath
+# there keeps the checkpoint across pod restarts and group re-creations on the node.
+AWS_NVME_CACHE_PATH = "/mnt/k8s-disks/0/gpuforge/model-cache"
+AWS_NVME_AMI_PREFIX = "AL2023"
+# AKS does not format or mount an ND VM's NVMe disks (they come up raw; AKS points to Azure
+# Container Storage for them: articles/aks/best-practices-storage-nvme.md), so on Azure the cache
+# is a per-pod Premium SSD claim (StorageClass `managed-csi-premium`, built into AKS:
+# articles/aks/azure-csi-disk-storage-provision.md).
+AZURE_CACHE_STORAGE_CLASS = "managed-csi-premium"
 
 # --- pod sizing --------------------------------------------------------------------------------
 # The pod takes the whole node; keep back what the kubelet reserves (kube/system-reserved,
@@ -46,20 +79,44 @@ CPU_FRACTION, CPU_RESERVED = 0.9, 2
 MEMORY_FRACTION, MEMORY_RESERVED_GIB = 0.9, 4.0
 
 CACHE_MOUNT = "/model-cache"
-RAY_PORT = 6379
 SERVER, WORKER = "server", "worker"
+GPU_RESOURCE = {"cuda": "nvidia.com/gpu", "rocm": "amd.com/gpu"}
 
 Expose = Literal["cluster", "gateway", "ingress"]
 
 
-def startup_budget_s(weights_gib_total: float, nodes_per_replica: int = 1) -> int:
-    """Seconds to allow for download, load and engine start (rounded up to a minute).
+def _minutes(seconds: float) -> int:
+    return int(math.ceil(seconds / 60.0) * 60)
 
-    Every node downloads the whole checkpoint in parallel; each loads its share of it.
-    """
-    download = weights_gib_total / HF_DOWNLOAD_GIB_PER_S
-    load = weights_gib_total / max(1, nodes_per_replica) / LOAD_GIB_PER_S
-    return int(math.ceil((ENGINE_INIT_S + download + load) / 60.0) * 60)
+
+def download_budget_s(download_gib: float) -> int:
+    """Seconds the download step may take: the whole checkpoint at the assumed Hub rate."""
+    return _minutes(max(0.0, download_gib) / HF_DOWNLOAD_GIB_PER_S)
+
+
+def load_budget_s(weights_gib_total: float, nodes_per_replica: int = 1) -> int:
+    """Seconds from a cached checkpoint to `/health`: each node loads its share, then engine start."""
+    return _minutes(ENGINE_INIT_S + weights_gib_total / max(1, nodes_per_replica) / LOAD_GIB_PER_S)
+
+
+def startup_budget_s(weights_gib_total: float, nodes_per_replica: int = 1, download_gib: float | None = None) -> int:
+    """Seconds from pod start to a serving replica: download (every node downloads the whole
+    checkpoint, in parallel), then load and engine start. `download_gib` is the size of the
+    repository's files (default: the weights)."""
+    dl = weights_gib_total if download_gib is None else download_gib
+    return _minutes(dl / HF_DOWNLOAD_GIB_PER_S + ENGINE_INIT_S + weights_gib_total / max(1, nodes_per_replica) / LOAD_GIB_PER_S)
+
+
+def plan_download_gib(serving: ServingPlan) -> float:
+    """The checkpoint's download size: the plan's `checkpoint_download_gib` when the planner
+    provides it; otherwise the runtime weights, doubled when fp8 is applied at load time to a
+    16-bit checkpoint (the repository holds bf16 weights, twice the fp8 runtime size)."""
+    explicit = float(getattr(serving, "checkpoint_download_gib", 0.0) or 0.0)
+    if explicit > 0:
+        return explicit
+    if serving.quantization == "fp8":
+        return serving.weights_gib_total * 2.0
+    return serving.weights_gib_total
 
 
 @dataclass(frozen=True)
@@ -67,11 +124,15 @@ class ModelCache:
     """Where the Hugging Face cache lives (mounted at /model-cache, HF_HOME below it).
 
     `empty_dir` lives on the kubelet's disk and dies with the pod; `host_path` (the node's NVMe
-    mount) survives pod restarts on the same node; `pvc` uses a claim (ReadWriteMany when more
-    than one node mounts it), created when `storage_class` is given.
+    mount) survives pod restarts on the same node; `pvc` uses one shared claim (ReadWriteMany
+    when more than one node mounts it: EFS / FSx for Lustre, Azure Files / Blob), created when
+    `storage_class` is given; `per_pod` gives every pod a claim of its own from `storage_class`
+    (a generic ephemeral volume for a Deployment's pods, surviving container restarts; for a
+    LeaderWorkerSet a `volumeClaimTemplates` claim, kept across group re-creations).
+    A `size_gib` of None is sized from the checkpoint's download size.
     """
 
-    kind: Literal["empty_dir", "host_path", "pvc"] = "empty_dir"
+    kind: Literal["empty_dir", "host_path", "pvc", "per_pod"] = "empty_dir"
     path: str | None = None
     claim_name: str | None = None
     size_gib: float | None = None
@@ -99,6 +160,48 @@ class ModelCache:
             "pvc", claim_name=claim_name, size_gib=size_gib, storage_class=storage_class, access_mode=access_mode
         )
 
+    @classmethod
+    def per_pod(cls, storage_class: str, size_gib: float | None = None) -> ModelCache:
+        return cls("per_pod", size_gib=size_gib, storage_class=storage_class, access_mode="ReadWriteOnce")
+
+    @property
+    def survives_pod_recreation(self) -> bool:
+        return self.kind in ("host_path", "pvc")
+
+
+def cache_size_gib(download_gib: float) -> float:
+    """A cache volume that holds the downloaded checkpoint with its partial files and headroom."""
+    return download_gib * CACHE_OVERHEAD + CACHE_EXTRA_GIB
+
+
+def default_model_cache(
+    cloud: str, local_nvme_gb: int | None, node_image: str | None, download_gib: float
+) -> tuple[ModelCache, list[Problem]]:
+    """The cache for a pool: the node's NVMe RAID where the node image mounts it, else per cloud.
+
+    Returns the cache and the problems found (a checkpoint larger than the NVMe array).
+    """
+    need = cache_size_gib(download_gib)
+    if cloud == "aws" and local_nvme_gb:
+        ami = (node_image or "AL2023_x86_64_NVIDIA").upper()
+        nvme_gib = local_nvme_gb * 1e9 / (1 << 30)
+        if need > nvme_gib:
+            return ModelCache.empty_dir(), [
+                Problem(
+                    "model_cache",
+                    f"the checkpoint needs {need:.0f} GiB of cache, the instance's NVMe has {nvme_gib:.0f} GiB",
+                    "use an instance with more instance storage or a shared cache (serving.model_cache.storage_class)",
+                )
+            ]
+        if ami.startswith(AWS_NVME_AMI_PREFIX):
+            return ModelCache.host_path(AWS_NVME_CACHE_PATH), []
+        # Other AMIs (Bottlerocket binds the array under /var/lib/kubelet): an emptyDir is on the
+        # NVMe array too, sized to the checkpoint, but dies with the pod.
+        return ModelCache.empty_dir(), []
+    if cloud == "azure":
+        return ModelCache.per_pod(AZURE_CACHE_STORAGE_CLASS), []
+    return ModelCache.empty_dir(), []
+
 
 @dataclass
 class ModelServerArgs:
@@ -112,10 +215,18 @@ class ModelServerArgs:
             gpus_per_node x nodes_per_replica.
         gpus_per_node, nodes_per_replica: the replica layout; >1 node makes a LeaderWorkerSet.
         pool_name: value of the nodes' `gpuforge.io/pool` label.
-        node_vcpus, node_memory_gib: the node's size; the pod requests it minus headroom.
-        weights_gib_total: checkpoint size, for the startup probe and the emptyDir cache size.
+        node_vcpus, node_memory_gib: the node's size; without pod_cpu_request /
+            pod_memory_request_gib (the plan's per-pod requests) the pod requests it minus headroom.
+        weights_gib_total: weights in GPU memory (load time).
+        download_gib: size of the checkpoint's files in the repository (cache size, download
+            budget); 0 = weights_gib_total.
+        revision: the repository revision to download (also `--revision` in engine_args).
+        image: the serving image and what it can run (CUDA / ROCm, EFA plugin, Ray).
         fabric, efa_interfaces: multi-node fabric (`vpc.amazonaws.com/efa: efa_interfaces` or
             `rdma/ib: 1`).
+        ttft_p95_ms, itl_p95_ms, output_tokens: the SLA and planned completion length, for the
+            drain deadline (`--shutdown-timeout`); drain_seconds overrides it.
+        fabric_check: multi-node pods report which network NCCL chose (log line and metrics).
         hf_token: a Pulumi secret with a Hugging Face token (stored in a Kubernetes Secret), or
             hf_token_secret_name: an existing Secret with key `token`; mounted as a file
             (HF_TOKEN_PATH), never an environment variable.
@@ -142,6 +253,8 @@ class ModelServerArgs:
     node_vcpus: int
     node_memory_gib: float
     weights_gib_total: float
+    download_gib: float = 0.0
+    revision: str | None = None
     cloud: Cloud = "aws"
     nodes_per_replica: int = 1
     replicas: int = 1
@@ -153,7 +266,7 @@ class ModelServerArgs:
     spread_zones: bool = False
     spot: bool = False
     prefer_on_demand: bool = False  # a spot plan's base replicas: prefer nodes labelled on-demand
-    image: str = VLLM_IMAGE
+    image: ServingImage = VLLM_CUDA
     hf_token: pulumi.Input[str] | None = None
     hf_token_secret_name: str | None = None
     api_key: pulumi.Input[str] | None = None
@@ -163,6 +276,11 @@ class ModelServerArgs:
     model_cache: ModelCache = field(default_factory=ModelCache)
     shm_gib: float | None = None
     startup_budget_s: int | None = None
+    ttft_p95_ms: float = 0.0
+    itl_p95_ms: float = 0.0
+    output_tokens: int = 0
+    drain_seconds: int | None = None
+    fabric_check: bool = True
     autoscaling: bool = True
     prometheus_url: str = DEFAULT_PROMETHEUS_URL
     prometheus_bearer_secret: str | None = None
@@ -182,11 +300,64 @@ class ModelServerArgs:
     wait_for_ready: bool = True
     crd_dependencies: Sequence[pulumi.Resource] = ()
     namespace_dependencies: Sequence[pulumi.Resource] = ()  # the Namespace, when created elsewhere (GpuPlatform)
+    plan_problems: tuple[Problem, ...] = ()
+    # per-pod requests from the plan (ServingPlan.cpu_request / memory_request_gib); 0 = derive
+    pod_cpu_request: int = 0
+    pod_memory_request_gib: int = 0
 
     # --- derived --------------------------------------------------------------------------
     @property
     def multi_node(self) -> bool:
         return self.nodes_per_replica > 1
+
+    @property
+    def gpu_resource(self) -> str:
+        return GPU_RESOURCE[self.image.accelerator]
+
+    @property
+    def checkpoint_gib(self) -> float:
+        return self.download_gib if self.download_gib > 0 else self.weights_gib_total
+
+    @property
+    def cache_size_gib(self) -> float:
+        c = self.model_cache
+        return c.size_gib if c.size_gib is not None else cache_size_gib(self.checkpoint_gib)
+
+    @property
+    def shutdown_timeout_s(self) -> int:
+        """vLLM's `--shutdown-timeout`: finish a planned-length request at the SLA (0 = abort)."""
+        if self.drain_seconds is not None:
+            return max(0, int(self.drain_seconds))
+        if self.ttft_p95_ms <= 0 or self.itl_p95_ms <= 0:
+            return 0
+        return drain_seconds(self.ttft_p95_ms, self.itl_p95_ms, self.output_tokens)
+
+    @property
+    def termination_grace_s(self) -> int:
+        return termination_grace_s(self.shutdown_timeout_s)
+
+    @property
+    def download_seconds(self) -> int:
+        return download_budget_s(self.checkpoint_gib)
+
+    @property
+    def nccl_net(self) -> str | None:
+        """The NCCL network a multi-node replica must use (None: single node or no fabric)."""
+        if not self.multi_node:
+            return None
+        return EXPECTED_NCCL_NET.get(self.fabric)
+
+    @property
+    def launch(self) -> Launch:
+        return Launch(
+            model=self.model,
+            engine_args=tuple(self.engine_args),
+            port=HTTP_PORT,
+            nnodes=self.nodes_per_replica,
+            shutdown_timeout_s=self.shutdown_timeout_s,
+            # The group waits at torch.distributed init for its slowest node's download and load.
+            distributed_timeout_s=(self.download_seconds + self.startup_seconds) if self.multi_node else None,
+        )
 
     @property
     def served_model_name(self) -> str:
@@ -199,10 +370,15 @@ class ModelServerArgs:
 
     @property
     def cpu_request(self) -> int:
+        """The plan's per-pod request (node allocatable / replicas per node), else the node minus headroom."""
+        if self.pod_cpu_request:
+            return self.pod_cpu_request
         return max(1, math.floor(self.node_vcpus * CPU_FRACTION) - CPU_RESERVED)
 
     @property
     def memory_request_gib(self) -> int:
+        if self.pod_memory_request_gib:
+            return self.pod_memory_request_gib
         return max(1, math.floor(self.node_memory_gib * MEMORY_FRACTION - MEMORY_RESERVED_GIB))
 
     @property
@@ -214,7 +390,14 @@ class ModelServerArgs:
 
     @property
     def startup_seconds(self) -> int:
-        return self.startup_budget_s or startup_budget_s(self.weights_gib_total, self.nodes_per_replica)
+        """The server container's startup probe budget: load and engine start (the download runs
+        before, in the `model-download` init container)."""
+        return self.startup_budget_s or load_budget_s(self.weights_gib_total, self.nodes_per_replica)
+
+    @property
+    def ready_seconds(self) -> int:
+        """From pod start to ready: download, then load and engine start."""
+        return self.download_seconds + self.startup_seconds
 
     @property
     def inflight_target(self) -> int:
@@ -224,10 +407,11 @@ class ModelServerArgs:
     @property
     def scale_down_stabilization_s(self) -> int:
         """At least 10 minutes, longer for slow cold starts (HPA caps the window at 1 h)."""
-        return int(min(3600, max(600, self.startup_seconds)))
+        return int(min(3600, max(600, self.ready_seconds)))
 
     def problems(self) -> list[Problem]:
         out = dns_label_problems("name", self.name, 40) + dns_label_problems("namespace", self.namespace)
+        out += list(self.plan_problems)
         out += dns_label_problems("pool_name", self.pool_name)
         if not self.model:
             out.append(Problem("model.id", "no model given", "set the Hugging Face repo id"))
@@ -299,6 +483,31 @@ class ModelServerArgs:
                     "use a fraction such as 0.8",
                 )
             )
+        out += multinode_problems(self.engine_args, self.gpus_per_node, self.nodes_per_replica, self.image.ray)
+        if self.multi_node and not self.image.supports_fabric(self.fabric):
+            if self.fabric == "efa":
+                fix = (
+                    "build images/vllm-efa/Dockerfile (vLLM + libfabric + aws-ofi-nccl), push it and set "
+                    "serving.efa_image to its reference"
+                )
+            else:
+                fix = "use an image with libibverbs (rdma-core), such as the stock vllm/vllm-openai image"
+            out.append(
+                Problem(
+                    "serving.image",
+                    f"{self.image.ref} has no NCCL transport for {self.fabric}: NCCL would fall back to TCP "
+                    "sockets between the nodes of a replica",
+                    fix,
+                )
+            )
+        if self.image.vllm_version != VLLM_CUDA.vllm_version:
+            out.append(
+                Problem(
+                    "serving.image",
+                    f"{self.image.ref} runs vLLM {self.image.vllm_version}, sizing is calibrated to {VLLM_CUDA.vllm_version}",
+                    f"use an image of vLLM {VLLM_CUDA.vllm_version}",
+                )
+            )
         if self.fabric == "efa" and self.cloud != "aws":
             out.append(Problem("fabric", f"EFA on {self.cloud}", "EFA exists only on AWS"))
         if self.fabric == "infiniband" and self.cloud != "azure":
@@ -342,13 +551,23 @@ class ModelServerArgs:
         for i, ns in enumerate(self.allowed_namespaces):
             out += dns_label_problems(f"serving.allowed_namespaces[{i}]", ns)
         c = self.model_cache
+        if self.download_gib < 0:
+            out.append(Problem("download_gib", f"{self.download_gib} GiB", "pass the checkpoint's download size"))
+        if c.size_gib is not None and c.size_gib < self.checkpoint_gib:
+            out.append(
+                Problem(
+                    "model_cache.size_gib",
+                    f"{c.size_gib:g} GiB cannot hold the {self.checkpoint_gib:.0f} GiB checkpoint",
+                    f"size the cache at least {cache_size_gib(self.checkpoint_gib):.0f} GiB (or leave it unset)",
+                )
+            )
+        if c.kind == "per_pod" and not c.storage_class:
+            out.append(Problem("model_cache.storage_class", "a per-pod cache claim needs a StorageClass", "set storage_class"))
         if c.kind == "host_path" and not (c.path or "").startswith("/"):
             out.append(Problem("model_cache.path", f"{c.path!r} is not an absolute path", "give the NVMe mount"))
         if c.kind == "pvc":
             if not c.claim_name:
                 out.append(Problem("model_cache.claim_name", "no claim name", "name the PVC"))
-            if c.storage_class and not c.size_gib:
-                out.append(Problem("model_cache.size_gib", "a new PVC needs a size", "set size_gib"))
             if c.access_mode == "ReadWriteOnce" and (self.multi_node or self.max_replicas > 1):
                 out.append(
                     Problem(
@@ -389,16 +608,18 @@ class ModelServerArgs:
         node_vcpus: int | None = None,
         node_memory_gib: float | None = None,
         efa_interfaces: int | None = None,
+        node_image: str | None = None,
+        efa_image: str | None = None,
         **overrides: Any,
     ) -> ModelServerArgs:
-        """The server the plan decided. Node size and EFA count come from the catalog entry of
-        `pool.instance_type` unless given; `pool` also decides rollout surge and Spot tolerations.
+        """The server the plan decided. Node size, EFA count and instance NVMe come from the
+        catalog entry of `pool.instance_type` unless given; `pool` also decides rollout surge and
+        Spot tolerations. `node_image` (EKS AMI type) decides whether the NVMe RAID is mounted
+        where the cache can use it; `efa_image` is the EFA-capable image (images/vllm-efa).
         """
-        inst = None
-        if pool is not None and (node_vcpus is None or node_memory_gib is None or efa_interfaces is None):
-            from gpuforge.catalog import get_instance
+        from gpuforge import catalog
 
-            inst = get_instance(pool.instance_type, pool.cloud)
+        inst = catalog.get_instance(pool.instance_type, pool.cloud) if pool is not None else None
         if node_vcpus is None or node_memory_gib is None:
             if inst is None:
                 raise SpecError(
@@ -410,6 +631,21 @@ class ModelServerArgs:
         if efa_interfaces is None:
             efa_interfaces = inst.max_efa_interfaces if (inst is not None and serving.fabric == "efa") else 0
         npr = serving.nodes_per_replica
+        vendor = "nvidia"
+        if serving.gpu:
+            try:
+                vendor = catalog.get_gpu(serving.gpu).vendor
+            except KeyError:
+                pass
+        image = default_image("rocm" if vendor == "amd" else "cuda")
+        if efa_image and serving.fabric == "efa" and npr > 1:
+            from gpuforge.k8s.images import efa_image as _efa_image
+
+            image = _efa_image(efa_image)
+        download = plan_download_gib(serving)
+        cache, cache_problems = default_model_cache(
+            serving.cloud, inst.local_nvme_gb if inst is not None else None, node_image, download
+        )
         args = cls(
             name=serving.name,
             namespace=namespace,
@@ -420,6 +656,8 @@ class ModelServerArgs:
             node_vcpus=int(node_vcpus),
             node_memory_gib=float(node_memory_gib),
             weights_gib_total=serving.weights_gib_total,
+            download_gib=download,
+            revision=serving.revision,
             cloud=serving.cloud,
             nodes_per_replica=npr,
             replicas=serving.replicas,
@@ -432,22 +670,42 @@ class ModelServerArgs:
             # a plan with an on-demand base and a spot pool runs the same pods on both
             spot=bool(pool and pool.capacity_type == "spot") or serving.on_demand_replicas > 0,
             prefer_on_demand=serving.on_demand_replicas > 0,
+            image=image,
+            model_cache=cache,
+            ttft_p95_ms=serving.ttft_p95_ms_sla,
+            itl_p95_ms=serving.itl_p95_ms_sla,
+            output_tokens=int(getattr(serving, "output_tokens", 0) or 0),
             rollout_surge=bool(pool and pool.max_nodes - serving.max_replicas * npr >= npr),
+            plan_problems=tuple(cache_problems),
+            pod_cpu_request=serving.cpu_request,
+            pod_memory_request_gib=serving.memory_request_gib,
         )
         return replace(args, **overrides)
 
 
 # --- pod pieces ---------------------------------------------------------------------------------
 def fabric_env(fabric: Fabric) -> list[dict[str, str]]:
-    """NCCL / libfabric environment for a multi-node replica's fabric."""
+    """NCCL / libfabric environment for a multi-node replica's fabric.
+
+    NCCL's debug output goes to files under NCCL_LOG_DIR (NCCL_DEBUG_FILE, `%h`/`%p` = host and
+    pid) at INFO for the INIT and NET subsystems, where the launch wrapper's fabric check reads
+    which network each communicator chose ("Using network ...").
+    """
+    debug = [
+        {"name": "NCCL_DEBUG", "value": "INFO"},
+        {"name": "NCCL_DEBUG_SUBSYS", "value": "INIT,NET"},
+        {"name": "NCCL_DEBUG_FILE", "value": f"{NCCL_LOG_DIR}/nccl.%h.%p.log"},
+        # Bootstrap, torch.distributed (gloo) and vLLM's own messages stay on the pod interface.
+        {"name": "NCCL_SOCKET_IFNAME", "value": "eth0"},
+        {"name": "GLOO_SOCKET_IFNAME", "value": "eth0"},
+    ]
     if fabric == "efa":
         return [
-            # libfabric's EFA provider; GPUDirect RDMA over EFA (p4d / p5 / p6).
+            # libfabric's EFA provider (AWS EFA user guide, "Get started with EFA and NCCL");
+            # GPUDirect RDMA over EFA on p4d / p5 / p6.
             {"name": "FI_PROVIDER", "value": "efa"},
             {"name": "FI_EFA_USE_DEVICE_RDMA", "value": "1"},
-            {"name": "NCCL_DEBUG", "value": "WARN"},
-            # Bootstrap and Ray traffic stay on the pod's primary interface.
-            {"name": "NCCL_SOCKET_IFNAME", "value": "eth0"},
+            *debug,
         ]
     if fabric == "infiniband":
         return [
@@ -455,8 +713,7 @@ def fabric_env(fabric: Fabric) -> list[dict[str, str]]:
             # Azure ND v4/v5 guidance (azhpc images' /etc/nccl.conf).
             {"name": "NCCL_IB_PCI_RELAXED_ORDERING", "value": "1"},
             {"name": "CUDA_DEVICE_ORDER", "value": "PCI_BUS_ID"},
-            {"name": "NCCL_SOCKET_IFNAME", "value": "eth0"},
-            {"name": "NCCL_DEBUG", "value": "WARN"},
+            *debug,
         ]
     return []
 
@@ -472,43 +729,11 @@ def fabric_resources(a: ModelServerArgs) -> dict[str, str]:
     return {}
 
 
-def serve_command(a: ModelServerArgs) -> list[str]:
-    """`vllm serve <model> <engine args> --host --port [--distributed-executor-backend ray]`."""
-    cmd = ["vllm", "serve", a.model, *a.engine_args, "--host", "0.0.0.0", "--port", str(HTTP_PORT)]
-    if a.multi_node:
-        cmd += ["--distributed-executor-backend", "ray"]
-    return cmd
-
-
-def leader_script(a: ModelServerArgs) -> str:
-    """Ray head, wait for every GPU of the group to join, then serve."""
-    gpus = a.gpus_per_node * a.nodes_per_replica
-    count = 'python3 -c "import ray; ray.init(address=\'auto\', logging_level=\'ERROR\'); ' \
-        'print(int(ray.cluster_resources().get(\'GPU\', 0)))"'
-    return "\n".join(
-        [
-            "set -euo pipefail",
-            f"ray start --head --port={RAY_PORT} --disable-usage-stats",
-            f'until [ "$({count} 2>/dev/null || echo 0)" -ge {gpus} ]; do',
-            f'  echo "waiting for {gpus} GPUs in the Ray cluster"; sleep 5',
-            "done",
-            "exec " + shlex.join(serve_command(a)),
-        ]
-    )
-
-
-def worker_script() -> str:
-    """Join the group's Ray head; `$(LWS_LEADER_ADDRESS)` is expanded by the kubelet."""
-    return "\n".join(
-        [
-            "set -euo pipefail",
-            "until python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], "
-            f"{RAY_PORT}), timeout=2)' \"$(LWS_LEADER_ADDRESS)\"; do",
-            '  echo "waiting for the Ray head"; sleep 5',
-            "done",
-            f"exec ray start --address=$(LWS_LEADER_ADDRESS):{RAY_PORT} --block",
-        ]
-    )
+def serve_command(a: ModelServerArgs, role: str = "server") -> list[str]:
+    """The `vllm serve` argv of one pod: single-node server, multi-node leader or headless worker."""
+    if not a.multi_node:
+        return a.launch.argv("server")
+    return a.launch.argv("leader" if role == SERVER else "worker")
 
 
 def _probe(path: str, period: int, timeout: int, failures: int) -> dict[str, Any]:
@@ -517,6 +742,28 @@ def _probe(path: str, period: int, timeout: int, failures: int) -> dict[str, Any
         "periodSeconds": period,
         "timeoutSeconds": timeout,
         "failureThreshold": failures,
+    }
+
+
+def scripts_config_name(name: str) -> str:
+    return f"{name}-launch"
+
+
+def pdb_spec(a: ModelServerArgs) -> dict[str, Any]:
+    """PodDisruptionBudget: voluntary evictions (node drains, upgrades, consolidation) take at
+    most one replica at a time, and never block a drain for good.
+
+    `maxUnavailable: 1` over every pod of the deployment. Deployment: one replica at a time; with
+    a single replica the drain still proceeds (a budget that can never be met stalls node
+    upgrades), and the replacement's startup is the outage. LeaderWorkerSet: evicting any pod of
+    a group re-creates the whole group (`RecreateGroupOnPodRestart`), so after one eviction the
+    group's other pods count as unavailable too and the next eviction waits until that replica
+    serves again; a budget of the group size would let two groups lose one pod each.
+    """
+    return {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": selector_labels(a.name)},
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
     }
 
 
@@ -579,10 +826,20 @@ class ModelServer(pulumi.ComponentResource):
                 spec={
                     "accessModes": [a.model_cache.access_mode],
                     "storageClassName": a.model_cache.storage_class,
-                    "resources": {"requests": {"storage": gib(a.model_cache.size_gib or 0)}},
+                    "resources": {"requests": {"storage": gib(a.cache_size_gib)}},
                 },
                 opts=child,
             )
+
+        # The pod's launch wrapper, fabric check and download step (gpuforge.engine.launch).
+        self.scripts = k8s.core.v1.ConfigMap(
+            f"{name}-launch",
+            metadata={"name": scripts_config_name(a.name), "namespace": a.namespace, "labels": instance_labels(a.name)},
+            data=engine_launch.scripts(),
+            opts=child,
+        )
+        child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps + [self.scripts])
+        crd_child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps + [self.scripts] + list(a.crd_dependencies))
 
         if a.multi_node:
             self.workload = k8s.apiextensions.CustomResource(
@@ -615,13 +872,7 @@ class ModelServer(pulumi.ComponentResource):
         self.pdb = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata={"name": a.name, "namespace": a.namespace, "labels": instance_labels(a.name)},
-            spec={
-                # One pod at a time. For a LeaderWorkerSet losing any pod recreates its whole
-                # group, so one eviction takes one replica down and blocks the next until it is back.
-                "maxUnavailable": 1,
-                "selector": {"matchLabels": selector_labels(a.name)},
-                "unhealthyPodEvictionPolicy": "AlwaysAllow",
-            },
+            spec=pdb_spec(a),
             opts=child,
         )
 
@@ -741,6 +992,7 @@ class ModelServer(pulumi.ComponentResource):
             {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/huggingface"},
             {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
             {"name": "DO_NOT_TRACK", "value": "1"},
+            {"name": "GPUFORGE_ROLE", "value": "worker" if role == WORKER else "server"},
         ]
         env += security.writable_env()
         if token_secret:
@@ -749,37 +1001,64 @@ class ModelServer(pulumi.ComponentResource):
             env.append(security.api_key_env(self._api_key_secret))
         if a.multi_node:
             env += fabric_env(a.fabric)
+            if a.fabric_check and a.nccl_net:
+                env += [
+                    {"name": "GPUFORGE_NCCL_NET", "value": a.nccl_net},
+                    {"name": "GPUFORGE_METRICS_PORT", "value": str(FABRIC_METRICS_PORT)},
+                ]
         return env
 
     def _resources(self) -> dict[str, Any]:
         a = self._args
         fabric = fabric_resources(a)
-        requests = {
-            "cpu": str(a.cpu_request),
-            "memory": gib(a.memory_request_gib),
-            "nvidia.com/gpu": str(a.gpus_per_node),
-            **fabric,
-        }
+        gpus = {a.gpu_resource: str(a.gpus_per_node)}
+        requests = {"cpu": str(a.cpu_request), "memory": gib(a.memory_request_gib), **gpus, **fabric}
         # No CPU limit (throttling slows tokenisation); memory limit = request so the pod is never
         # the first to go when the node runs short.
-        limits = {"memory": gib(a.memory_request_gib), "nvidia.com/gpu": str(a.gpus_per_node), **fabric}
+        limits = {"memory": gib(a.memory_request_gib), **gpus, **fabric}
         return {"requests": requests, "limits": limits}
 
-    def _volumes(self, token_secret: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _cache_volume(self) -> dict[str, Any]:
         a = self._args
         c = a.model_cache
         if c.kind == "host_path":
-            cache: dict[str, Any] = {"hostPath": {"path": c.path, "type": "DirectoryOrCreate"}}
-        elif c.kind == "pvc":
-            cache = {"persistentVolumeClaim": {"claimName": c.claim_name}}
-        else:
-            size = c.size_gib if c.size_gib is not None else a.weights_gib_total * 1.2 + 10
-            cache = {"emptyDir": {"sizeLimit": gib(size)}}
-        volumes = [
+            return {"hostPath": {"path": c.path, "type": "DirectoryOrCreate"}}
+        if c.kind == "pvc":
+            return {"persistentVolumeClaim": {"claimName": c.claim_name}}
+        if c.kind == "per_pod":
+            # Deployment pods: a generic ephemeral volume (one claim per pod, deleted with it).
+            # LeaderWorkerSet pods get a volumeClaimTemplates claim instead (_lws_spec).
+            return {
+                "ephemeral": {
+                    "volumeClaimTemplate": {
+                        "metadata": {"labels": instance_labels(a.name)},
+                        "spec": self._claim_spec(),
+                    }
+                }
+            }
+        return {"emptyDir": {"sizeLimit": gib(a.cache_size_gib)}}
+
+    def _claim_spec(self) -> dict[str, Any]:
+        a = self._args
+        return {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": a.model_cache.storage_class,
+            "resources": {"requests": {"storage": gib(a.cache_size_gib)}},
+        }
+
+    def _volumes(self, in_lws: bool = False, token_secret: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        a = self._args
+        volumes: list[dict[str, Any]] = [
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": gib(a.shm_size_gib)}},
-            {"name": "model-cache", **cache},
+            {"name": "launch", "configMap": {"name": scripts_config_name(a.name), "defaultMode": 0o555}},
         ]
-        mounts = [{"name": "shm", "mountPath": "/dev/shm"}, {"name": "model-cache", "mountPath": CACHE_MOUNT}]
+        if not (in_lws and a.model_cache.kind == "per_pod"):
+            volumes.append({"name": "model-cache", **self._cache_volume()})
+        mounts: list[dict[str, Any]] = [
+            {"name": "shm", "mountPath": "/dev/shm"},
+            {"name": "model-cache", "mountPath": CACHE_MOUNT},
+            {"name": "launch", "mountPath": SCRIPTS_DIR, "readOnly": True},
+        ]
         extra_volumes, extra_mounts = security.writable_volumes()
         volumes += extra_volumes
         mounts += extra_mounts
@@ -789,41 +1068,84 @@ class ModelServer(pulumi.ComponentResource):
             mounts.append(mount)
         return volumes, mounts
 
-    def _container(self, token_secret: str | None, role: str) -> dict[str, Any]:
+    def _download_container(self, token_secret: str | None) -> dict[str, Any]:
+        """Init container: the checkpoint into the cache, with progress lines and retries."""
         a = self._args
-        _, mounts = self._volumes(token_secret)
+        env: list[dict[str, Any]] = [
+            {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/huggingface"},
+            {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+            {"name": "GPUFORGE_MODEL", "value": a.model},
+            {"name": "GPUFORGE_DOWNLOAD_GIB", "value": f"{a.checkpoint_gib:.1f}"},
+        ]
+        if a.revision:
+            env.append({"name": "GPUFORGE_REVISION", "value": a.revision})
+        env += security.writable_env()
+        _, writable = security.writable_volumes()
+        mounts = [
+            {"name": "model-cache", "mountPath": CACHE_MOUNT},
+            {"name": "launch", "mountPath": SCRIPTS_DIR, "readOnly": True},
+            *writable,
+        ]
+        if token_secret:
+            _, mount, token_env = security.hf_token_volume(token_secret)
+            env.append(token_env)  # a file, not the value
+            mounts.append(mount)
+        return {
+            "name": "model-download",
+            "image": a.image.ref,
+            "command": ["python3", f"{SCRIPTS_DIR}/download.py"],
+            "env": env,
+            # Downloading is network and disk work: a slice of the node, no GPU.
+            "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "8Gi"}},
+            "volumeMounts": mounts,
+            "securityContext": security.container_security_context(a.non_root),
+        }
+
+    def _container(self, token_secret: str | None, role: str, in_lws: bool = False) -> dict[str, Any]:
+        a = self._args
+        _, mounts = self._volumes(in_lws, token_secret)
+        argv = serve_command(a, role)
         # RDMA memory registration pins pages: lift the locked-memory limit.
         caps = ("IPC_LOCK",) if a.multi_node and a.fabric in ("efa", "infiniband") else ()
         container: dict[str, Any] = {
             "name": "vllm" if role == SERVER else "vllm-worker",
-            "image": a.image,
+            "image": a.image.ref,
+            "command": engine_launch.launch_command(argv),
             "env": self._env(token_secret, role),
             "resources": self._resources(),
             "volumeMounts": mounts,
             "securityContext": security.container_security_context(a.non_root, caps),
         }
+        ports: list[dict[str, Any]] = []
+        if role == SERVER:
+            ports.append({"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"})
+        if a.multi_node and a.fabric_check and a.nccl_net:
+            ports.append({"name": "fabric", "containerPort": FABRIC_METRICS_PORT, "protocol": "TCP"})
+        if ports:
+            container["ports"] = ports
         if role == WORKER:
-            container["command"] = ["/bin/bash", "-c", worker_script()]
+            # Stay in the group until the leader has drained its in-flight requests.
+            container["lifecycle"] = {"preStop": {"exec": {"command": worker_prestop_command(HTTP_PORT)}}}
             return container
-        if a.multi_node:
-            container["command"] = ["/bin/bash", "-c", leader_script(a)]
-        else:
-            cmd = serve_command(a)
-            container["command"], container["args"] = cmd[:2], cmd[2:]
-        container["ports"] = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
-        if a.multi_node:
-            container["ports"].append({"name": "ray", "containerPort": RAY_PORT, "protocol": "TCP"})
+        # Endpoints and routes drop a terminating pod after a few seconds; keep serving until
+        # then, then SIGTERM makes vLLM drain for --shutdown-timeout.
+        container["lifecycle"] = {"preStop": {"sleep": {"seconds": PRESTOP_S}}}
         container["startupProbe"] = _probe("/health", PROBE_PERIOD_S, 5, math.ceil(a.startup_seconds / PROBE_PERIOD_S))
         container["readinessProbe"] = _probe("/health", 10, 5, 3)
         container["livenessProbe"] = _probe("/health", 30, 10, 4)
         return container
 
-    def _pod_spec(self, token_secret: str | None, role: str) -> dict[str, Any]:
+    def _pod_spec(self, token_secret: str | None, role: str, in_lws: bool = False) -> dict[str, Any]:
         a = self._args
-        volumes, _ = self._volumes(token_secret)
+        volumes, _ = self._volumes(in_lws, token_secret)
         tolerations = [gpu_toleration()]
+        if a.image.accelerator == "rocm":
+            tolerations.append({"key": "amd.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
         if a.spot and a.cloud == "azure":
             tolerations.append(dict(AZURE_SPOT_TAINT))
+        grace = a.termination_grace_s
+        if role == WORKER:
+            grace += PRESTOP_S  # outlives the leader's preStop, drain and exit
         spec: dict[str, Any] = {
             "nodeSelector": {POOL_LABEL: a.pool_name},
             "tolerations": tolerations,
@@ -832,8 +1154,9 @@ class ModelServer(pulumi.ComponentResource):
             # the server never calls the Kubernetes API: no token to steal
             "automountServiceAccountToken": False,
             "securityContext": security.pod_security_context(a.non_root),
-            "terminationGracePeriodSeconds": 60,
-            "containers": [self._container(token_secret, role)],
+            "terminationGracePeriodSeconds": grace,
+            "initContainers": [self._download_container(token_secret)],
+            "containers": [self._container(token_secret, role, in_lws)],
             "volumes": volumes,
         }
         if a.prefer_on_demand:
@@ -857,12 +1180,17 @@ class ModelServer(pulumi.ComponentResource):
             ]
         return spec
 
+    def _template_annotations(self) -> dict[str, str]:
+        # A change of the launch scripts rolls the pods (a ConfigMap change alone would not).
+        digest = hashlib.sha256(json.dumps(engine_launch.scripts(), sort_keys=True).encode()).hexdigest()[:16]
+        return {"gpuforge.io/launch-scripts": digest}
+
     def _await_annotations(self) -> dict[str, str]:
         a = self._args
         if not a.wait_for_ready:
             return {"pulumi.com/skipAwait": "true"}
-        # `pulumi up` waits for the model to load (default would give up after 10 minutes).
-        return {"pulumi.com/timeoutSeconds": str(a.startup_seconds + 600)}
+        # `pulumi up` waits for the download and the load (default would give up after 10 minutes).
+        return {"pulumi.com/timeoutSeconds": str(a.ready_seconds + 600)}
 
     def _deployment_metadata(self) -> dict[str, Any]:
         a = self._args
@@ -884,10 +1212,10 @@ class ModelServer(pulumi.ComponentResource):
             "revisionHistoryLimit": 3,
             "selector": {"matchLabels": selector_labels(a.name, SERVER)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
-            # A rollout is not stuck while the new pod downloads the model.
-            "progressDeadlineSeconds": a.startup_seconds + 300,
+            # A rollout is not stuck while the new pod downloads and loads the model.
+            "progressDeadlineSeconds": a.ready_seconds + 300,
             "template": {
-                "metadata": {"labels": instance_labels(a.name, SERVER)},
+                "metadata": {"labels": instance_labels(a.name, SERVER), "annotations": self._template_annotations()},
                 "spec": self._pod_spec(token_secret, SERVER),
             },
         }
@@ -907,7 +1235,8 @@ class ModelServer(pulumi.ComponentResource):
         a = self._args
         surge, unavailable = self._rollout()
         spec: dict[str, Any] = {
-            # Workers start with the leader: the leader only turns ready once they joined Ray.
+            # Workers start with the leader (they wait for its name to resolve, then join its
+            # torch.distributed group); the leader only turns ready once the whole group serves.
             "startupPolicy": "LeaderCreated",
             "rolloutStrategy": {
                 "type": "RollingUpdate",
@@ -918,15 +1247,25 @@ class ModelServer(pulumi.ComponentResource):
                 # A dead worker breaks the NCCL communicator: restart the whole group.
                 "restartPolicy": "RecreateGroupOnPodRestart",
                 "leaderTemplate": {
-                    "metadata": {"labels": instance_labels(a.name, SERVER)},
-                    "spec": self._pod_spec(token_secret, SERVER),
+                    "metadata": {"labels": instance_labels(a.name, SERVER), "annotations": self._template_annotations()},
+                    "spec": self._pod_spec(token_secret, SERVER, in_lws=True),
                 },
                 "workerTemplate": {
-                    "metadata": {"labels": instance_labels(a.name, WORKER)},
-                    "spec": self._pod_spec(token_secret, WORKER),
+                    "metadata": {"labels": instance_labels(a.name, WORKER), "annotations": self._template_annotations()},
+                    "spec": self._pod_spec(token_secret, WORKER, in_lws=True),
                 },
             },
         }
+        if a.model_cache.kind == "per_pod":
+            # One claim per pod (leader and workers), kept when the group is re-created so a
+            # restart does not download the checkpoint again; deleted with the LeaderWorkerSet.
+            spec["leaderWorkerTemplate"]["volumeClaimTemplates"] = [
+                {"metadata": {"name": "model-cache", "labels": instance_labels(a.name)}, "spec": self._claim_spec()}
+            ]
+            spec["leaderWorkerTemplate"]["persistentVolumeClaimRetentionPolicy"] = {
+                "whenDeleted": "Delete",
+                "whenScaled": "Retain",
+            }
         if not a.autoscaling:
             spec["replicas"] = a.replicas
         return spec
@@ -954,10 +1293,13 @@ class ModelServer(pulumi.ComponentResource):
         ingress: list[dict[str, Any]] = []
         if callers:
             ingress.append({"from": from_namespaces(callers), "ports": http})
-        # Prometheus scrapes /metrics on the same port.
-        ingress.append({"from": from_namespaces([a.monitoring_namespace]), "ports": http})
+        # Prometheus scrapes /metrics on the same port (and the fabric check's port).
+        scraped = list(http)
+        if a.multi_node and a.fabric_check and a.nccl_net:
+            scraped.append({"protocol": "TCP", "port": FABRIC_METRICS_PORT})
+        ingress.append({"from": from_namespaces([a.monitoring_namespace]), "ports": scraped})
         if a.multi_node:
-            # Ray, NCCL bootstrap and vLLM's own traffic between the pods of a group.
+            # torch.distributed / NCCL bootstrap and vLLM's own traffic between the pods of a group.
             ingress.append({"from": [{"podSelector": {"matchLabels": selector_labels(a.name)}}]})
         return {
             "podSelector": {"matchLabels": selector_labels(a.name)},
@@ -1031,9 +1373,13 @@ __all__ = [
     "ModelCache",
     "ModelServer",
     "ModelServerArgs",
+    "cache_size_gib",
+    "default_model_cache",
+    "download_budget_s",
     "fabric_env",
-    "leader_script",
+    "load_budget_s",
+    "pdb_spec",
+    "plan_download_gib",
     "serve_command",
     "startup_budget_s",
-    "worker_script",
 ]

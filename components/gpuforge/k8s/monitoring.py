@@ -38,6 +38,8 @@ ITL_BUCKETS_S = (
 # Google SRE workbook ("Alerting on SLOs"): page when the budget burns 14.4x over
 # 1 h (confirmed over 5 m), ticket at 6x over 6 h (confirmed over 30 m).
 ERROR_BUDGET = 0.05
+# Window in which a change of the last-XID gauge counts as a new XID event.
+XID_WINDOW = "10m"
 BURN_WINDOWS = (
     ("FastBurn", 14.4, "1h", "5m", "critical", "2m"),
     ("SlowBurn", 6.0, "6h", "30m", "warning", "15m"),
@@ -115,6 +117,9 @@ class ServingMonitoringArgs:
         cost_per_hour: the whole deployment at `replicas`, for the dashboard.
         dcgm: DCGM exporter's Service (None: no GPU alerts or panels).
         dcgm_service_monitor: create a DCGM ServiceMonitor keeping this deployment's GPUs only.
+        nodes_per_replica: pods per replica (>1: LeaderWorkerSet groups; degraded-group alert).
+        fabric_check: multi-node pods serve the NCCL fabric check on port `fabric`: scrape it
+            and alert when NCCL did not choose the fabric.
         prometheus_labels: labels on monitors and rules so an existing Prometheus selects them.
         crd_dependencies: resources that install the monitoring.coreos.com CRDs.
     """
@@ -133,6 +138,8 @@ class ServingMonitoringArgs:
     cost_per_hour: float = 0.0
     dcgm: DcgmTarget | None = field(default_factory=DcgmTarget.standalone)
     dcgm_service_monitor: bool = True
+    nodes_per_replica: int = 1
+    fabric_check: bool = False
     kv_cache_usage_ratio: float = 0.9
     gpu_temperature_celsius: float = 85.0
     restarts_per_30m: int = 2
@@ -158,6 +165,8 @@ class ServingMonitoringArgs:
             max_replicas=serving.max_replicas,
             gpu_memory_utilization=serving.gpu_memory_utilization,
             cost_per_hour=serving.cost_per_hour,
+            nodes_per_replica=serving.nodes_per_replica,
+            fabric_check=serving.nodes_per_replica > 1 and serving.fabric in ("efa", "infiniband"),
         )
         return replace(args, **overrides)
 
@@ -204,6 +213,15 @@ class ServingMonitoringArgs:
     @property
     def pod_selector(self) -> str:
         return f'namespace="{promql_str(self.namespace)}", pod=~"{self.pod_regex}"'
+
+    @property
+    def vllm_job(self) -> str:
+        # prometheus-operator names a PodMonitor's job `<namespace>/<podmonitor name>`.
+        return f"{self.namespace}/{self.name}-vllm"
+
+    @property
+    def fabric_job(self) -> str:
+        return f"{self.namespace}/{self.name}-fabric"
 
     @property
     def ready_replicas_expr(self) -> str:
@@ -346,6 +364,65 @@ def alert_rules(a: ServingMonitoringArgs) -> list[dict[str, Any]]:
             "capacity. CrashLoopBackOff: read the logs (wrong model revision, missing HF token, out of GPU "
             "memory at start). Still starting: the model is downloading; wait for the startup probe.",
         )
+    if a.min_replicas >= 1:
+        rule(
+            "VLLMScrapeMissing",
+            f'absent(up{{job="{promql_str(a.vllm_job)}"}} == 1)',
+            "10m",
+            "critical",
+            f"Prometheus scrapes no vLLM server of {a.name}",
+            f"No /metrics target of {where} has been up for 10 minutes: latency, queue and KV-cache alerts "
+            "and the autoscaler's queries see nothing.",
+            f"Check the PodMonitor {a.name}-vllm is selected by Prometheus (Status > Targets), the pods run "
+            f"(`{kube} get pods -l app.kubernetes.io/instance={a.name}`), and the NetworkPolicy admits the "
+            "monitoring namespace on port 8000.",
+        )
+    if a.workload_kind == "LeaderWorkerSet":
+        # LWS runs each group's workers in a StatefulSet named after the group's leader pod,
+        # `<lws>-<group index>` (lws v0.10.0 pkg/controllers/pod_controller.go:438).
+        workers = f'namespace="{promql_str(ns)}", statefulset=~"{a.name}-[0-9]+"'
+        rule(
+            "VLLMMultiNodeGroupDegraded",
+            f"max by (statefulset) (kube_statefulset_replicas{{{workers}}}) - "
+            f"max by (statefulset) (kube_statefulset_status_replicas_ready{{{workers}}}) > 0",
+            "10m",
+            "critical",
+            f"Multi-node group {{{{ $labels.statefulset }}}} of {a.name} is missing {{{{ $value }}}} worker(s)",
+            f"{{{{ $value }}}} worker pod(s) of group {{{{ $labels.statefulset }}}} ({where}) have not been ready "
+            f"for 10 minutes. A replica needs all {a.nodes_per_replica} nodes: the group serves nothing.",
+            f"`{kube} get pods -l leaderworkerset.sigs.k8s.io/name={a.name}`. Pending: no free node in the fabric "
+            "domain (placement group / InfiniBand scale set) or missing fabric resources (EFA / rdma/ib device "
+            "plugin). Init:* : the model download is still running or failing (`kubectl logs <pod> -c "
+            "model-download`). CrashLoop: read the worker's log; a worker restart re-creates the whole group.",
+        )
+    if a.fabric_check:
+        fab = f'namespace="{promql_str(ns)}", pod=~"{a.pod_regex}"'
+        rule(
+            "NCCLFabricNotUsed",
+            f"max by (pod, network, expected) (gpuforge_nccl_network_info{{{fab}}}) "
+            f"and on (pod) (max by (pod) (gpuforge_nccl_fabric_ok{{{fab}}}) == 0)",
+            "0m",
+            "critical",
+            "NCCL in {{ $labels.pod }} uses {{ $labels.network }}, not {{ $labels.expected }}",
+            f"The fabric check of {{{{ $labels.pod }}}} ({where}) found NCCL on network {{{{ $labels.network }}}} "
+            "instead of {{ $labels.expected }}: cross-node traffic of the replica runs over TCP sockets and the "
+            "planned latency does not hold.",
+            "EFA: the image must be the one built from images/vllm-efa/Dockerfile (aws-ofi-nccl) and the pod "
+            "must get `vpc.amazonaws.com/efa` devices (EFA device plugin). InfiniBand: the pod must get "
+            "`rdma/ib` (Network Operator's RDMA shared device plugin) and the node its IB driver. The pod log "
+            "has the `gpuforge: fabric check` line; NCCL's own log is under /tmp/nccl in the container.",
+        )
+        rule(
+            "NCCLFabricCheckMissing",
+            f'absent(up{{job="{promql_str(a.fabric_job)}"}} == 1) and on() {a.ready_replicas_expr} > 0',
+            "15m",
+            "warning",
+            f"The NCCL fabric check of {a.name} is not scraped",
+            f"Replicas of {where} are ready but no fabric-check target (port 9402) is up, so a fallback of "
+            "NCCL to TCP would go unnoticed.",
+            f"Check the PodMonitor {a.name}-fabric in Prometheus (Status > Targets) and that the NetworkPolicy "
+            "admits the monitoring namespace on port 9402.",
+        )
     oom = f'{p}, reason="OOMKilled"'
     rule(
         "VLLMPodOOMKilled",
@@ -386,16 +463,34 @@ def alert_rules(a: ServingMonitoringArgs) -> list[dict[str, Any]]:
             "toward an out-of-memory crash. Check nothing else runs on the node's GPUs; if vLLM itself, lower "
             "gpu_memory_utilization in the plan and redeploy.",
         )
+        # DCGM_FI_DEV_XID_ERRORS is a gauge holding the *last* XID code of the GPU, which stays
+        # set after the error (dcgm-exporter default-counters.csv: "Value of the last XID error
+        # encountered"). Alerting on its value pages forever after one error; a new event is a
+        # change of that value within the window (to a non-zero code: an exporter restart
+        # resets it to 0). Repeats of the same code do not change the gauge and are not seen.
         rule(
             "GPUXidError",
-            f"max by (pod, gpu) (DCGM_FI_DEV_XID_ERRORS{{{g}}}) > 0",
+            f"max by (pod, gpu) (DCGM_FI_DEV_XID_ERRORS{{{g}}}) > 0 "
+            f"and max by (pod, gpu) (changes(DCGM_FI_DEV_XID_ERRORS{{{g}}}[{XID_WINDOW}])) > 0",
             "0m",
             "critical",
             "GPU {{ $labels.gpu }} under {{ $labels.pod }} reported XID {{ $value }}",
-            f"The driver reported XID error {{{{ $value }}}} on a GPU serving {where}.",
+            f"The driver reported a new XID error (code {{{{ $value }}}}) on a GPU serving {where} in the last "
+            f"{XID_WINDOW}.",
             "Look the code up in NVIDIA's XID catalogue. 48, 63/64, 74, 79, 92, 94, 95: the GPU or NVLink is "
             "faulty -- cordon the node (`kubectl cordon <node>`), delete the pod so it moves, and replace the "
             "instance. 13, 31, 43: usually an application fault; restart the pod and watch for repeats.",
+        )
+        rule(
+            "GPUMetricsMissing",
+            f"absent(DCGM_FI_DEV_GPU_UTIL{{{g}}})" + (f" and on() {a.ready_replicas_expr} > 0"),
+            "15m",
+            "warning",
+            f"No GPU metrics for {a.name}",
+            f"DCGM exporter reports no GPU of {where} although replicas are ready: GPU alerts (XID, memory, "
+            "temperature) cannot fire.",
+            "Check the DCGM exporter pods on the GPU nodes and their ServiceMonitor target in Prometheus "
+            "(Status > Targets); the exporter must map GPUs to pods (kubelet pod-resources socket).",
         )
         rule(
             "GPUTemperatureHigh",
@@ -430,13 +525,28 @@ class ServingMonitoring(pulumi.ComponentResource):
             kind="PodMonitor",
             metadata={"name": f"{args.name}-vllm", "namespace": args.namespace, "labels": labels},
             spec={
-                # Only pods running the API server expose /metrics (LWS workers run Ray only).
+                # Only pods running the API server expose /metrics (LWS workers run headless).
                 "selector": {"matchLabels": selector_labels(args.name, "server")},
                 "namespaceSelector": {"matchNames": [args.namespace]},
                 "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": args.scrape_interval}],
             },
             opts=crd_opts,
         )
+
+        if args.fabric_check:
+            # The launch wrapper's NCCL fabric check, on every pod of a group (leader and workers).
+            self.fabric_monitor = k8s.apiextensions.CustomResource(
+                f"{name}-fabric",
+                api_version="monitoring.coreos.com/v1",
+                kind="PodMonitor",
+                metadata={"name": f"{args.name}-fabric", "namespace": args.namespace, "labels": labels},
+                spec={
+                    "selector": {"matchLabels": selector_labels(args.name)},
+                    "namespaceSelector": {"matchNames": [args.namespace]},
+                    "podMetricsEndpoints": [{"port": "fabric", "path": "/metrics", "interval": "60s"}],
+                },
+                opts=crd_opts,
+            )
 
         if args.dcgm is not None and args.dcgm_service_monitor:
             self.dcgm_monitor = k8s.apiextensions.CustomResource(

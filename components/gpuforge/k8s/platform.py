@@ -41,6 +41,34 @@ RDMA_RESOURCE = "rdma/ib"
 RDMA_HCA_MAX = 63
 # The network operator reconciles exactly one NicClusterPolicy, named this.
 NIC_CLUSTER_POLICY_NAME = "nic-cluster-policy"
+# The label the network operator's operands select nodes by: the RDMA shared device plugin
+# DaemonSet has `nodeSelector: feature.node.kubernetes.io/pci-15b3.present: "true"`
+# (Mellanox/network-operator v26.4.1 manifests/state-rdma-shared-device-plugin/
+# 0060_rdma-shared-dev-plugin-ds.yaml:116; pkg/nodeinfo/attributes.go:32 NodeLabelMlnxNIC). NFD
+# writes it from a NodeFeatureRule (label names without a namespace get NFD's
+# `feature.node.kubernetes.io/`).
+MLNX_NIC_LABEL = "feature.node.kubernetes.io/pci-15b3.present"
+MLNX_VENDOR = "15b3"
+# PCI class 0207 is "InfiniBand controller" (PCI-SIG class codes: 02 network, 07 InfiniBand);
+# 0200 is Ethernet. The chart's own rule matches both (deployment/network-operator/templates/
+# nodefeaturerules.yaml: class In [0200, 0207]); on Azure every VM with accelerated networking
+# has a Mellanox Ethernet VF (0200), so only 0207 marks the InfiniBand nodes.
+PCI_CLASS_INFINIBAND = "0207"
+INFINIBAND_NODE_FEATURE_RULE = "gpuforge-infiniband-nics"
+
+# Add-ons an existing cluster may already run (`cluster.installed_addons`): gpuforge then installs
+# neither the release nor the objects that would collide with the existing install.
+ADDONS = (
+    "nvidia-device-plugin",
+    "gpu-operator",
+    "dcgm-exporter",
+    "aws-efa-k8s-device-plugin",
+    "network-operator",
+    "node-feature-discovery",
+    "keda",
+    "lws",
+    "kube-prometheus-stack",
+)
 
 # How pools' node images relate to what must be installed (EKS UG ml-eks-optimized-ami and
 # ml-eks-k8s-device-plugin; AKS use-nvidia-gpu / gpuProfile.driver).
@@ -103,6 +131,9 @@ class GpuPlatformArgs:
         node_autoscaler: install the Cluster Autoscaler (EKS); None: none (AKS runs its own).
         serving_namespaces: namespaces to create for the model servers, once per cluster (pass
             `create_namespace=False` to ModelServers that share one).
+        installed: add-ons (names in ADDONS) the cluster already runs: not installed again. An
+            installed network operator keeps its own NicClusterPolicy (it must expose `rdma/ib`);
+            an installed Node Feature Discovery keeps the operators' NFD off.
     """
 
     cloud: Cloud
@@ -120,6 +151,23 @@ class GpuPlatformArgs:
     monitoring_namespace: str = MONITORING_NAMESPACE
     serving_namespaces: tuple[str, ...] = ()
     tolerate_spot: bool = True
+    installed: tuple[str, ...] = ()
+
+    def effective(self) -> GpuPlatformArgs:
+        """These args with every add-on the cluster already runs switched off."""
+        have = set(self.installed)
+        return replace(
+            self,
+            gpu_operator=False if "gpu-operator" in have else self.gpu_operator,
+            node_image_has_driver=True if "gpu-operator" in have else self.node_image_has_driver,
+            device_plugin=self.device_plugin and not have & {"nvidia-device-plugin", "gpu-operator"},
+            dcgm_exporter=self.dcgm_exporter and not have & {"dcgm-exporter", "gpu-operator"},
+            efa=self.efa and "aws-efa-k8s-device-plugin" not in have,
+            infiniband_pools=() if "network-operator" in have else self.infiniband_pools,
+            keda=self.keda and "keda" not in have,
+            lws=self.lws and "lws" not in have,
+            kube_prometheus_stack=self.kube_prometheus_stack and "kube-prometheus-stack" not in have,
+        )
     prometheus: ExistingPrometheus | None = None
     node_autoscaler: NodeAutoscaler | None = None
 
@@ -151,6 +199,12 @@ class GpuPlatformArgs:
                     "set gpu_operator: true (it installs driver and toolkit), or use a node image with the driver",
                 )
             )
+        for i, addon in enumerate(self.installed):
+            if addon not in ADDONS:
+                out.append(
+                    Problem(f"cluster.installed_addons[{i}]", f"{addon!r} is not an add-on gpuforge installs",
+                            f"use one of {', '.join(ADDONS)}")
+                )
         out += dns_label_problems("monitoring_namespace", self.monitoring_namespace)
         out += self._monitoring_problems()
         if self.node_autoscaler is not None and self.cloud != "aws":
@@ -278,6 +332,8 @@ class GpuPlatform(pulumi.ComponentResource):
             raise SpecError(f"GpuPlatform {name!r}", problems)
         super().__init__("gpuforge:k8s:GpuPlatform", name, None, opts)
         self._name = name
+        installed = set(args.installed)
+        args = args.effective()
         self._args = args
         self._tolerations = node_tolerations(args.cloud, args.tolerate_spot)
         self.releases = {}
@@ -334,6 +390,11 @@ class GpuPlatform(pulumi.ComponentResource):
                 )
                 self.dcgm_target = DcgmTarget.standalone(SYSTEM_NAMESPACE, "dcgm-exporter")
 
+        if "gpu-operator" in installed and "dcgm-exporter" not in installed:
+            self.dcgm_target = DcgmTarget.gpu_operator(GPU_OPERATOR_NAMESPACE)
+        elif "dcgm-exporter" in installed:
+            self.dcgm_target = DcgmTarget.standalone(SYSTEM_NAMESPACE, "dcgm-exporter")
+
         if args.efa:
             self._release(
                 "aws-efa-k8s-device-plugin",
@@ -351,13 +412,26 @@ class GpuPlatform(pulumi.ComponentResource):
                 self._network_operator_values(),
                 ns(NETWORK_OPERATOR_NAMESPACE, privileged=True),
             )
+            # (An installed operator keeps its own, single NicClusterPolicy: see effective().)
+            after = pulumi.ResourceOptions(parent=self, depends_on=[operator])
+            self.node_feature_rule = k8s.apiextensions.CustomResource(
+                f"{name}-infiniband-nics",
+                api_version="nfd.k8s-sigs.io/v1alpha1",
+                kind="NodeFeatureRule",
+                metadata={
+                    "name": INFINIBAND_NODE_FEATURE_RULE,
+                    "labels": {"app.kubernetes.io/managed-by": MANAGED_BY},
+                },
+                spec=infiniband_node_feature_rule_spec(),
+                opts=after,
+            )
             self.nic_cluster_policy = k8s.apiextensions.CustomResource(
                 f"{name}-nic-cluster-policy",
                 api_version="mellanox.com/v1alpha1",
                 kind="NicClusterPolicy",
                 metadata={"name": NIC_CLUSTER_POLICY_NAME, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
                 spec=self.nic_cluster_policy_spec(),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
+                opts=after,
             )
 
         if args.keda:
@@ -480,10 +554,24 @@ class GpuPlatform(pulumi.ComponentResource):
         }
 
     def _network_operator_values(self) -> dict[str, Any]:
-        # The chart's default NodeFeatureRule labels every node with a Mellanox PCI function,
-        # which on Azure is every node with accelerated networking; the NicClusterPolicy
-        # selects the InfiniBand pools by name instead.
-        return {"nfd": {"enabled": True, "deployNodeFeatureRules": False}}
+        # The chart's own NodeFeatureRule labels every node with a Mellanox Ethernet or IB PCI
+        # function, which on Azure is every node with accelerated networking; gpuforge's rule
+        # (infiniband_node_feature_rule_spec) labels InfiniBand controllers only.
+        values: dict[str, Any] = {
+            "nfd": {"enabled": "node-feature-discovery" not in self._args.installed, "deployNodeFeatureRules": False},
+        }
+        if values["nfd"]["enabled"]:
+            # The NFD worker must run on the GPU nodes to see their PCI devices: the chart's
+            # tolerations (control plane, nvidia.com/gpu) plus the AKS Spot taint.
+            values["node-feature-discovery"] = {
+                "worker": {
+                    "tolerations": [
+                        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+                        *self._tolerations,
+                    ]
+                }
+            }
+        return values
 
     def nic_cluster_policy_spec(self) -> dict[str, Any]:
         """The NicClusterPolicy spec: RDMA shared device plugin (and DOCA driver) on IB pools."""
@@ -568,4 +656,35 @@ def cluster_autoscaler_values(auto: NodeAutoscaler) -> dict[str, Any]:
     }
 
 
-__all__ = ["POOL_LABEL", "RDMA_RESOURCE", "ExistingPrometheus", "GpuPlatform", "GpuPlatformArgs", "NodeAutoscaler"]
+def infiniband_node_feature_rule_spec() -> dict[str, Any]:
+    """NodeFeatureRule (nfd.k8s-sigs.io/v1alpha1, NFD v0.19): label nodes that have a Mellanox
+    InfiniBand controller with the label the network operator's operands select on."""
+    return {
+        "rules": [
+            {
+                "name": "gpuforge: Mellanox InfiniBand controllers",
+                "labels": {MLNX_NIC_LABEL.split("/", 1)[1]: "true"},
+                "matchFeatures": [
+                    {
+                        "feature": "pci.device",
+                        "matchExpressions": {
+                            "vendor": {"op": "In", "value": [MLNX_VENDOR]},
+                            "class": {"op": "In", "value": [PCI_CLASS_INFINIBAND]},
+                        },
+                    }
+                ],
+            }
+        ]
+    }
+
+
+__all__ = [
+    "ADDONS",
+    "POOL_LABEL",
+    "RDMA_RESOURCE",
+    "ExistingPrometheus",
+    "GpuPlatform",
+    "GpuPlatformArgs",
+    "NodeAutoscaler",
+    "infiniband_node_feature_rule_spec",
+]

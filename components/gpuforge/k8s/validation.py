@@ -15,7 +15,8 @@ Used by the test suite and by `gpuforge preview`; needs the `test` extras
 
 `validate_manifest(obj, crd_dir=...)` returns a list of error strings (it accepts recorded
 inputs as they are); `validate_recorded(resources, crd_dir=...)` checks every `kubernetes:*`
-resource among recorded Pulumi registrations. `crd_dir` defaults to $GPUFORGE_CRDS_DIR.
+resource among recorded Pulumi registrations. `crd_dir` defaults to $GPUFORGE_CRDS_DIR,
+else the CRDs shipped in `gpuforge/k8s/crds/` (package data).
 """
 
 from __future__ import annotations
@@ -42,108 +43,9 @@ SECRET_SIG_VALUE = rpc._special_secret_sig
 # Resources whose inputs are not a manifest.
 NOT_MANIFESTS = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "pulumi:providers:kubernetes")
 
-# NicClusterPolicy (mellanox.com/v1alpha1) is not among ../shared/crds. This is the subset of its
-# openAPIV3Schema that gpuforge sets, copied from Mellanox/network-operator v26.4.1
-# deployment/network-operator/crds/mellanox.com_nicclusterpolicies.yaml (blob 67fe6f47),
-# field for field; replace it with the vendored CRD once ../shared/crds carries it.
-_IMAGE_SPEC: dict[str, Any] = {
-    "type": "object",
-    "required": ["image"],
-    "properties": {
-        "image": {"type": "string", "pattern": "[a-zA-Z0-9\\-]+"},
-        "repository": {"type": "string", "pattern": "[a-zA-Z0-9\\.\\-\\/]+"},
-        "version": {"type": "string"},
-        "imagePullSecrets": {"type": "array", "items": {"type": "string"}},
-    },
-}
-_NODE_SELECTOR_TERM = {
-    "type": "object",
-    "properties": {
-        "matchExpressions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["key", "operator"],
-                "properties": {
-                    "key": {"type": "string"},
-                    "operator": {"type": "string"},
-                    "values": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        },
-        "matchFields": {"type": "array", "items": {"type": "object"}},
-    },
-}
-NIC_CLUSTER_POLICY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "apiVersion": {"type": "string"},
-        "kind": {"type": "string"},
-        "metadata": {"type": "object"},
-        "spec": {
-            "type": "object",
-            "properties": {
-                "nodeAffinity": {
-                    "type": "object",
-                    "properties": {
-                        "requiredDuringSchedulingIgnoredDuringExecution": {
-                            "type": "object",
-                            "required": ["nodeSelectorTerms"],
-                            "properties": {"nodeSelectorTerms": {"type": "array", "items": _NODE_SELECTOR_TERM}},
-                        },
-                    },
-                },
-                "tolerations": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "effect": {"type": "string"},
-                            "key": {"type": "string"},
-                            "operator": {"type": "string"},
-                            "tolerationSeconds": {"type": "integer"},
-                            "value": {"type": "string"},
-                        },
-                    },
-                },
-                "rdmaSharedDevicePlugin": {
-                    **_IMAGE_SPEC,
-                    "properties": {
-                        **_IMAGE_SPEC["properties"],
-                        "config": {"type": "string"},
-                        "useCdi": {"type": "boolean"},
-                    },
-                },
-                "ofedDriver": {
-                    **_IMAGE_SPEC,
-                    "properties": {
-                        **_IMAGE_SPEC["properties"],
-                        "forcePrecompiled": {"type": "boolean"},
-                        "upgradePolicy": {
-                            "type": "object",
-                            "properties": {
-                                "autoUpgrade": {"type": "boolean"},
-                                "maxParallelUpgrades": {"type": "integer", "minimum": 0},
-                                "safeLoad": {"type": "boolean"},
-                                "drain": {
-                                    "type": "object",
-                                    "properties": {
-                                        "deleteEmptyDir": {"type": "boolean"},
-                                        "enable": {"type": "boolean"},
-                                        "force": {"type": "boolean"},
-                                        "podSelector": {"type": "string"},
-                                        "timeoutSeconds": {"type": "integer", "minimum": 0},
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-EXTRA_SCHEMAS = {("mellanox.com", "v1alpha1", "NicClusterPolicy"): NIC_CLUSTER_POLICY_SCHEMA}
+# Every custom resource gpuforge creates is validated against a vendored upstream CRD in the CRD
+# directory (../shared/crds, see its SOURCES.md): NicClusterPolicy from Mellanox/network-operator
+# v26.4.1, NodeFeatureRule from node-feature-discovery v0.19.0, DeviceConfig from ROCm/gpu-operator.
 
 
 # --- normalising recorded inputs ---------------------------------------------------------------
@@ -211,11 +113,15 @@ def strictify(schema: Any) -> Any:
     return out
 
 
+# The CRDs shipped as package data (copies of shared/crds; see crds/SOURCES.md), so validation
+# works from an installed package without the repository's sibling folders.
+PACKAGED_CRD_DIR = Path(__file__).resolve().parent / "crds"
+
+
 def default_crd_dir() -> Path:
+    """$GPUFORGE_CRDS_DIR when set, else the CRDs shipped with the package."""
     env = os.environ.get("GPUFORGE_CRDS_DIR")
-    if not env:
-        raise ValueError("no CRD directory: pass crd_dir or set GPUFORGE_CRDS_DIR")
-    return Path(env)
+    return Path(env) if env else PACKAGED_CRD_DIR
 
 
 def crd_schemas(crd_dir: Path | str | None = None) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -239,8 +145,6 @@ def _crd_schemas(crd_dir: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
                 schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
                 schema.setdefault("properties", {})["metadata"] = {"type": "object"}
                 out[(spec["group"], version["name"], spec["names"]["kind"])] = strictify(schema)
-    for key, schema in EXTRA_SCHEMAS.items():
-        out.setdefault(key, strictify(copy.deepcopy(schema)))
     return out
 
 

@@ -454,13 +454,15 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     )
 
 
-def load_corpus(directory) -> tuple[list[PerfCase], list[tuple[dict[str, Any], str]]]:
-    """Every point of the corpus as a case, and the points left out with the reason."""
+def load_corpus(directory, points_file=None) -> tuple[list[PerfCase], list[tuple[dict[str, Any], str]]]:
+    """Every point of the corpus (or of `points_file`, in the corpus's schema, read with the
+    corpus's model configs) as a case, and the points left out with the reason."""
     import json
     from pathlib import Path
 
     d = Path(directory)
-    points = [json.loads(line) for line in (d / "points.jsonl").read_text().splitlines() if line.strip()]
+    path = Path(points_file) if points_file else d / "points.jsonl"
+    points = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     configs = json.loads((d / "model_configs.json").read_text())["models"]
     p50 = dataset_lengths(points)
     cases, skipped = [], []

@@ -24,21 +24,21 @@ from gpuforge.catalog import Gpu
 from gpuforge.sizing.architecture import ModelArch
 from gpuforge.sizing.versions import GIB, VLLM_VERSION, EngineConstants, engine_constants
 
-WEIGHT_QUANTIZATIONS = ("none", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4")
+WEIGHT_QUANTIZATIONS = ("none", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4", "nvfp4")
 DTYPES = {"bfloat16": 2, "float16": 2, "float32": 4}
 # Bytes per weight of a quantized linear layer: payload + scales (+ zeros).
 # fp8/int8: one byte, per-channel fp32 scales (negligible). int4 GPTQ/AWQ with group size
 # 128: half a byte + an fp16 scale per group (AWQ adds packed 4-bit zeros). mxfp4 (OCP MX):
-# 4-bit values + one e8m0 scale per 32.
+# 4-bit values + one e8m0 scale per 32. nvfp4: 4-bit values + one fp8 (e4m3) scale per 16
+# (+ a per-tensor fp32 scale). Which vLLM method loads each: gpuforge.engine.vllm.
 _QUANT_BYTES = {
     "fp8": 1.0,
     "int8": 1.0,
     "int4-gptq": 0.5 + 2 / 128,
     "int4-awq": 0.5 + 2 / 128 + 0.5 / 128,
     "mxfp4": 0.5 + 1 / 32,
+    "nvfp4": 0.5 + 1 / 16,
 }
-# vLLM --quantization values for each scheme (None: taken from the checkpoint's config)
-VLLM_QUANTIZATION = {"none": None, "fp8": "fp8", "int8": None, "int4-awq": "awq_marlin", "int4-gptq": "gptq_marlin", "mxfp4": None}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuforge import catalog
+from gpuforge.engine import vllm as engine
 from gpuforge.errors import Problem, SpecError
 from gpuforge.hub import HubCheckpoint, resolve_repo
 from gpuforge.inputs import load_json, read_text
@@ -24,17 +25,52 @@ class ResolvedModel:
     params_active: int
     extra_params: int  # non-LM weights (vision tower, projector) counted from the catalog total
     revision: str | None
-    checkpoint_precision: str  # bf16 | fp16 | fp8 | int8 | int4-awq | int4-gptq | mxfp4
+    checkpoint_precision: str  # gpuforge.engine.vllm.PRECISIONS, from the quantization_config
     catalog_id: str | None = None
-    download_bytes: int | None = None  # what vLLM downloads at start (Hub-resolved repos)
+    # what vLLM downloads at start: the Hub's file sizes for Hub-resolved repos, the catalog's
+    # figure or an estimate from the architecture otherwise (estimated_download_bytes)
+    download_bytes: int | None = None
     hub: HubCheckpoint | None = None  # the Hub facts, for a repo resolved from the Hub
+
+    @property
+    def download_gib(self) -> float:
+        return (self.download_bytes or 0) / (1 << 30)
+
+    @property
+    def native_context(self) -> int:
+        """The longest --max-model-len vLLM accepts for the model (config/model.py:2155)."""
+        return self.arch.max_model_len_limit or self.arch.max_position_embeddings
+
+    @property
+    def default_context(self) -> int:
+        """The --max-model-len vLLM serves when none is given (config/model.py:2138-2152)."""
+        return self.arch.max_model_len_default or self.native_context
 
 
 def _precision_of(arch: ModelArch) -> str:
-    q = arch.checkpoint_quantization
-    if q:
-        return q
-    return "fp16" if "float16" in arch.torch_dtype and "b" not in arch.torch_dtype else "bf16"
+    try:
+        return engine.precision_of_checkpoint(arch.quantization_config, arch.torch_dtype)
+    except engine.UnsupportedQuantization as exc:
+        raise SpecError(
+            "model",
+            [Problem("config.json quantization_config", f"the checkpoint cannot be planned: {exc}", "name a checkpoint quantized with a method gpuforge sizes (docs/engine.md), or its 16-bit original")],
+        ) from None
+
+
+def estimated_download_bytes(arch: ModelArch, params_total: int, precision: str) -> int:
+    """Safetensors bytes of a checkpoint when its index is not at hand.
+
+    A 16-bit safetensors checkpoint stores each parameter once in 2 bytes (the index's
+    `total_size` is 2 x params, e.g. Llama-3.1-8B-Instruct 16,060,522,496 = 2 x 8,030,261,248).
+    A quantized one is sized like the memory model's whole-checkpoint weights (quantized linear
+    layers, 16-bit embeddings and norms), an estimate.
+    """
+    if precision in engine.UNQUANTIZED:
+        return 2 * params_total
+    from gpuforge.sizing.memory import stage_weight_bytes
+
+    rotary_cache = arch.max_position_embeddings * arch.rotary_dim * 2  # built at start, not stored
+    return int(stage_weight_bytes(arch, 1, 1, 0, precision, 2, 1) - rotary_cache)
 
 
 def _from_config(key: str, hf_id: str, config: dict[str, Any], revision: str | None, cat: catalog.CatalogModel | None) -> ResolvedModel:
@@ -48,6 +84,8 @@ def _from_config(key: str, hf_id: str, config: dict[str, Any], revision: str | N
         arch = replace(arch, extra_params=extra)
     total = cat.params_total if cat else arch.params_total
     active = cat.params_active if cat else arch.params_active
+    precision = _precision_of(arch)
+    download = (cat.download_bytes if cat is not None and cat.download_bytes else 0) or estimated_download_bytes(arch, total, precision)
     return ResolvedModel(
         key=key,
         hf_id=hf_id,
@@ -56,8 +94,9 @@ def _from_config(key: str, hf_id: str, config: dict[str, Any], revision: str | N
         params_active=active,
         extra_params=extra,
         revision=revision,
-        checkpoint_precision=_precision_of(arch),
+        checkpoint_precision=precision,
         catalog_id=cat.id if cat else None,
+        download_bytes=download,
     )
 
 

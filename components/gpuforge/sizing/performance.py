@@ -56,7 +56,9 @@ GLOBAL_PARAMS = (
     "qmfu_fp8",  # FP8 GEMM compute efficiency relative to the 16-bit one (of the FP8 peak)
     "qmfu_fp4",  # FP4 GEMM compute efficiency relative to the 16-bit one (of the FP4 peak)
     "qbw_int4",  # weight-streaming efficiency of 4-bit weight-only kernels (Marlin/AWQ) vs 16-bit
-    "qbw_fp4",  # same for MXFP4 / NVFP4 kernels
+    "qbw_fp4",  # same for MXFP4 / NVFP4 MoE expert kernels (and MXFP4 checkpoints)
+    "qbw_nvfp4",  # same for dense NVFP4 GEMMs (attention / dense MLP of NVFP4 checkpoints)
+    "kv_eff",  # paged KV-cache reads (decode attention) relative to weight streaming
     "qbw_int8",  # same for 8-bit integer kernels (W8A8 / W8A16)
     "moe_eff",  # fused-MoE grouped GEMM efficiency relative to dense GEMMs
     "ca2_closed",  # squared coefficient of variation of closed-loop arrivals at the prefill queue
@@ -245,7 +247,11 @@ def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, flo
     system = KERNEL_SYSTEM.get(gpu_id)
     if system and (system != "l40s") != nvlink:
         return None
-    table = (kernel_tables()["systems"].get(system) or {}).get("allreduce_us", {}) if system else {}
+    # vLLM 0.19.0 vllm/distributed/device_communicators/custom_all_reduce.py (CustomAllreduce
+    # .__init__): "Custom allreduce is disabled because it's not supported on more than two
+    # PCIe-only GPUs" - those all-reduces go through NCCL
+    kind = "nccl_allreduce_us" if not nvlink and tp > 2 else "allreduce_us"
+    table = (kernel_tables()["systems"].get(system) or {}).get(kind, {}) if system else {}
     pts = table.get(str(tp))
     if not pts:
         return None
@@ -282,6 +288,8 @@ class StepModel:
         bw = gpu.memory_bandwidth_gbs * 1e9 * g.mbu
         qeff = weight_stream_eff(layout.quantization, glob)
         self.inv_bw_w = 1 / (bw * qeff)
+        # NVFP4 checkpoints: the dense layers run NVFP4 GEMMs, the experts fused-MoE kernels
+        self.inv_bw_dense = 1 / (bw * glob["qbw_nvfp4"]) if layout.quantization == "nvfp4" else self.inv_bw_w
         self.inv_bw_kv = 1 / bw
         cd = compute_dtype(layout)
         peak = _peak_tflops(gpu, cd) * 1e12 * g.mfu * {"fp8": glob["qmfu_fp8"], "fp4": glob["qmfu_fp4"]}.get(cd, 1.0)
@@ -301,8 +309,9 @@ class StepModel:
             self.attn_dim = arch.num_heads * arch.head_dim
         attn_peak = gpu.bf16_tflops * 1e12 * g.mfu
         # decode: KV bytes read per sequence = kv_full * context + sum(kv_w * min(context, w))
-        self.kv_full = sum(n * b for b, w, n in self.kv_layers if not w) / bw
-        self.kv_win = [(n * b / bw, w) for b, w, n in self.kv_layers if w]
+        kv_bw = bw * glob["kv_eff"]
+        self.kv_full = sum(n * b for b, w, n in self.kv_layers if not w) / kv_bw
+        self.kv_win = [(n * b / kv_bw, w) for b, w, n in self.kv_layers if w]
         # prefill attention: 4 x tokens x span x heads x head_dim FLOPs per layer (causal)
         self.attn_full = sum(n for _, w, n in self.kv_layers if not w) * 4 * self.attn_dim / tp / attn_peak
         self.attn_win = [(n * 4 * self.attn_dim / tp / attn_peak, w) for _, w, n in self.kv_layers if w]
@@ -349,10 +358,9 @@ class StepModel:
         """One step: `decode` sequences at mean `context`, plus `prefill` prompt tokens that
         attend to `span` earlier tokens on average."""
         tokens = decode + prefill
-        w = self.w_dense
+        lin = self.w_dense * self.inv_bw_dense
         if self.w_expert:
-            w += self.w_expert * (1 - math.exp(self.miss * (tokens if tokens > 1 else 1.0)))
-        lin = w * self.inv_bw_w
+            lin += self.w_expert * (1 - math.exp(self.miss * (tokens if tokens > 1 else 1.0))) * self.inv_bw_w
         cmp = tokens * self.lin_s_per_tok
         t = (lin if lin > cmp else cmp) + self.fixed + tokens * self.comm_per_tok + decode * self.per_seq
         if decode:
@@ -368,7 +376,8 @@ class StepModel:
         return t
 
     def bound(self, decode: float) -> str:
-        return "compute" if decode * self.lin_s_per_tok > self.weights_read(decode) * self.inv_bw_w else "memory-bandwidth"
+        stream = self.w_dense * self.inv_bw_dense + (self.weights_read(decode) - self.w_dense) * self.inv_bw_w
+        return "compute" if decode * self.lin_s_per_tok > stream else "memory-bandwidth"
 
 
 # ---------------------------------------------------------------------------------------------

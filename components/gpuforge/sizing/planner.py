@@ -21,10 +21,13 @@ from gpuforge import catalog
 from gpuforge.catalog import Gpu, InstanceType
 from gpuforge.cloud import capacity_facts
 from gpuforge.cloud import offers as cloud_offers
+from gpuforge.cloud.allocatable import node_allocatable, pod_requests
 from gpuforge.cloud.offers import Figure, Source
+from gpuforge.engine import vllm as engine
+from gpuforge.engine.launch import serving_support_problem
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import CAPACITY_LABEL, NodePoolPlan, Plan, ServingPlan
-from gpuforge.sizing.memory import VLLM_QUANTIZATION, MemoryEstimate, MemoryInputs, estimate_memory
+from gpuforge.sizing.memory import MemoryEstimate, MemoryInputs, estimate_memory
 from gpuforge.sizing.models import ResolvedModel, resolve
 from gpuforge.sizing.performance import Layout, Performance, Workload, predict
 from gpuforge.sizing.versions import VLLM_VERSION, engine_constants
@@ -32,17 +35,12 @@ from gpuforge.spec import DeploymentSpec, region_for
 
 HOURS_PER_MONTH = 730.0
 MAX_REPLICAS = 64
-# gpuforge precision -> (vLLM --dtype, memory-model quantization)
-PRECISIONS = {
-    "bf16": ("bfloat16", "none"),
-    "fp16": ("float16", "none"),
-    "fp8": ("auto", "fp8"),
-    "int8": ("auto", "int8"),
-    "int4-awq": ("float16", "int4-awq"),
-    "int4-gptq": ("float16", "int4-gptq"),
-    "mxfp4": ("bfloat16", "mxfp4"),
-}
 _TP_SIZES = (1, 2, 4, 8)
+
+
+def memory_quantization(precision: str) -> str:
+    """The memory / performance model's name for a precision ("none" for 16-bit weights)."""
+    return "none" if precision in engine.UNQUANTIZED else precision
 
 
 class NoFeasiblePlan(SpecError):
@@ -60,6 +58,7 @@ class Candidate:
     precision: str
     kv_cache_dtype: str
     replicas: int
+    min_nodes: int = 1  # sla.min_replicas >= 2: the replicas spread over at least two nodes
 
     @property
     def gpus_per_replica(self) -> int:
@@ -73,9 +72,7 @@ class Candidate:
 
     @property
     def nodes(self) -> int:
-        if self.nodes_per_replica > 1:
-            return self.nodes_per_replica * self.replicas
-        return math.ceil(self.replicas / self.replicas_per_node)
+        return nodes_for(self, self.replicas)
 
     def layout_key(self) -> tuple:
         return (self.cloud, self.region, self.instance.name, self.nodes_per_replica, self.tensor_parallel, self.pipeline_parallel, self.precision, self.kv_cache_dtype)
@@ -93,7 +90,7 @@ class Evaluation:
     candidate: Candidate
     feasible: bool
     reasons: list[str]
-    kinds: set[str]  # memory | fabric | engine | ttft | itl | budget | capacity | price
+    kinds: set[str]  # memory | fabric | engine | serving | ttft | itl | budget | capacity | price
     cost_per_hour: float
     memory: MemoryEstimate | None = None
     performance: Performance | None = None
@@ -131,33 +128,59 @@ class PlanResult:
 # ---------------------------------------------------------------------------------------------
 
 
+def nodes_for(c: Candidate, replicas: int) -> int:
+    """Nodes `replicas` replicas of this layout need: whole nodes per multi-node replica, else
+    the GPU slots of a node, and never fewer than `min_nodes` (availability) once there are as
+    many replicas."""
+    if c.nodes_per_replica > 1:
+        return c.nodes_per_replica * replicas
+    return max(math.ceil(replicas / c.replicas_per_node), min(c.min_nodes, replicas))
+
+
+def min_nodes(spec: DeploymentSpec) -> int:
+    """sla.min_replicas >= 2 asks for availability: the replicas must not share one node."""
+    return 2 if spec.sla.min_replicas >= 2 else 1
+
+
 def default_max_model_len(spec: DeploymentSpec, model: ResolvedModel) -> int:
-    """The context to serve: the spec's, else twice the typical request, at least 4096."""
+    """The context to serve: the spec's, else the model's native context (vLLM's own default,
+    vllm/config/model.py:2138-2152)."""
     if spec.workload.max_model_len:
         return spec.workload.max_model_len
-    want = max(4096, 2 * (spec.workload.input_tokens + spec.workload.output_tokens))
-    want = math.ceil(want / 1024) * 1024
-    return min(want, model.arch.max_model_len_limit or model.arch.max_position_embeddings)
+    return model.default_context
 
 
-def allowed_precisions(spec: DeploymentSpec, model: ResolvedModel) -> list[str]:
+def context_problems(spec: DeploymentSpec, model: ResolvedModel) -> list[Problem]:
+    """workload.max_model_len above the model's limit, or the default shorter than a request."""
+    w = spec.workload
+    mml = default_max_model_len(spec, model)
+    out = []
+    for reason in engine.context_problems(mml, model.native_context, w.input_tokens, w.output_tokens):
+        fix = (
+            f"set workload.max_model_len to at most {model.native_context}"
+            if mml > model.native_context
+            else f"shorten workload.input_tokens / output_tokens to fit {mml} tokens"
+        )
+        out.append(Problem("workload.max_model_len", reason, fix))
+    return out
+
+
+def allowed_precisions(spec: DeploymentSpec, model: ResolvedModel, gpu: Gpu | None = None) -> list[str]:
+    """The spec's precisions, else the checkpoint's; a bf16 checkpoint on a GPU without bf16 is
+    served in float16 as vLLM's `--dtype auto` does (config/model.py:1929-1970)."""
     asked = spec.model.precisions()
     if asked:
         return asked
-    return [model.checkpoint_precision]
+    ckpt = model.checkpoint_precision
+    if ckpt == "bf16" and gpu is not None and "bfloat16" not in engine.supported_dtypes(gpu):
+        return ["fp16"]
+    return [ckpt]
 
 
-def engine_rule_problems(model: ResolvedModel, tp: int, pp: int) -> list[str]:
-    """The divisibility rules vLLM enforces at start-up for a TP x PP layout."""
-    a = model.arch
-    out = []
-    if a.num_heads % tp:
-        out.append(f"TP={tp} does not divide the {a.num_heads} attention heads")
-    if not a.is_mla and a.num_kv_heads % tp and tp % a.num_kv_heads:
-        out.append(f"TP={tp} and the {a.num_kv_heads} KV heads do not divide each other")
-    if pp > a.num_layers:
-        out.append(f"PP={pp} exceeds the {a.num_layers} layers")
-    return out
+def engine_problems(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, precision: str, kv: str) -> tuple[engine.EngineLayout | None, list[str]]:
+    """Every vLLM rule this replica layout breaks (gpuforge.engine.vllm), memoised."""
+    key = ("engine", id(model), gpu.id, tp, pp, precision, kv)
+    return _memo(key, engine.resolve_layout, model.arch, model.checkpoint_precision, model.arch.quantization_config, gpu, tp, pp, precision, kv)
 
 
 def target_regions(spec: DeploymentSpec) -> list[tuple[str, str]]:
@@ -199,10 +222,11 @@ def candidates(spec: DeploymentSpec, model: ResolvedModel) -> Iterator[Candidate
             if g >= 8:
                 for n in range(2, t.max_nodes_per_replica + 1):
                     layouts.append((n, g, n))
+            gpu = catalog.get_gpu(inst.gpu)
             for n, tp, pp in layouts:
-                for prec in allowed_precisions(spec, model):
+                for prec in allowed_precisions(spec, model, gpu):
                     for kv in spec.model.kv_dtypes():
-                        yield Candidate(cloud, region, inst, n, tp, pp, prec, kv, 1)
+                        yield Candidate(cloud, region, inst, n, tp, pp, prec, kv, 1, min_nodes(spec))
 
 
 _MEMO: dict[tuple, Any] = {}
@@ -232,22 +256,24 @@ def _memory(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str, kv: str
     return _memo(key, _memory_uncached, model, gpu, tp, pp, prec, kv, max_model_len, util, max_num_seqs)
 
 
-def engine_dtype(gpu: Gpu, precision: str) -> str:
-    """vLLM --dtype for a precision on a GPU (Turing has no bf16: vLLM serves fp16 there)."""
-    dtype = PRECISIONS[precision][0]
-    return "float16" if gpu.architecture == "turing" and dtype == "bfloat16" else dtype
+def engine_dtype(model: ResolvedModel, gpu: Gpu, precision: str) -> str:
+    """vLLM --dtype for a precision on a GPU (gpuforge.engine.vllm.engine_dtype); where no
+    16-bit dtype is accepted the layout is infeasible and bfloat16 stands in for sizing."""
+    layout, _ = engine_problems(model, gpu, 1, 1, precision, "auto")
+    return (layout.dtype if layout else None) or "bfloat16"
 
 
 def engine_quantization(model: ResolvedModel, precision: str) -> str | None:
-    """vLLM --quantization: set to quantize a 16-bit checkpoint on the fly; None when the
-    checkpoint already says how it is quantized (vLLM reads its quantization_config)."""
-    if model.checkpoint_precision not in ("bf16", "fp16"):
-        return None
-    return VLLM_QUANTIZATION[PRECISIONS[precision][1]]
+    """vLLM --quantization: only for a 16-bit checkpoint quantized at load time (fp8); a
+    quantized checkpoint's method comes from its config, and passing another one is refused
+    (vllm/config/model.py:986-994)."""
+    if model.checkpoint_precision in engine.UNQUANTIZED:
+        return engine.ONLINE_QUANTIZATION.get(precision)
+    return None
 
 
 def _memory_uncached(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str, kv: str, max_model_len: int, util: float, max_num_seqs: int) -> MemoryEstimate:
-    dtype, quant = engine_dtype(gpu, prec), PRECISIONS[prec][1]
+    dtype, quant = engine_dtype(model, gpu, prec), memory_quantization(prec)
     return estimate_memory(
         model.arch,
         gpu,
@@ -401,19 +427,31 @@ def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
         gpu=gpu,
         tensor_parallel=c.tensor_parallel,
         pipeline_parallel=c.pipeline_parallel,
-        quantization=PRECISIONS[c.precision][1],
+        quantization=memory_quantization(c.precision),
         kv_cache_dtype=c.kv_cache_dtype,
         gpus_per_node=inst.gpu_count,
         node_fabric=inst.node_fabric,
     )
     workload = Workload(spec.workload.input_tokens, spec.workload.output_tokens, concurrency=None if rate else per_replica, request_rate=rate)
     perf = _performance(model, layout, workload, mem)
+    keep = 1.0 - spec.sla.headroom
     return _Sized(
         mem, perf, max_model_len, seqs, per_replica, need,
         kv_short=mem.kv_cache_tokens < need,
-        ttft_over=perf.ttft_p95_ms > spec.sla.ttft_p95_ms,
-        itl_over=perf.itl_p95_ms > spec.sla.itl_limit_ms(),
+        ttft_over=perf.ttft_p95_ms > spec.sla.ttft_p95_ms * keep,
+        itl_over=itl_p95_ms(perf) > spec.sla.itl_limit_ms() * keep,
     )
+
+
+def itl_p95_ms(perf: Performance) -> float:
+    """The ITL p95 the plan reports and checks: never below the mean ITL.
+
+    A percentile of per-token latency whose mean includes prompt-chunk stalls cannot honestly
+    sit below that mean for the SLA's purpose: the performance model's two-point (plain step /
+    stalled step) distribution puts the 95th percentile on the plain step whenever fewer than
+    5% of steps stall, which hides the stalls the mean already counts.
+    """
+    return max(perf.itl_p95_ms, perf.itl_ms)
 
 
 def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evaluation:
@@ -434,10 +472,21 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         if lc.kind == "region":
             return ev
 
-    # engine rules and fabric
-    for r in engine_rule_problems(model, c.tensor_parallel, c.pipeline_parallel):
+    # the serving path must be able to deploy the GPU (gpuforge.engine.launch.SERVED_GPU_VENDORS)
+    unserved = serving_support_problem(gpu.vendor, gpu.name)
+    if unserved:
+        reasons.append(unserved)
+        kinds.add("serving")
+    # engine rules (gpuforge.engine.vllm): precision, capability, dtype, KV cache, divisibility
+    problems = [unserved] if unserved else engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)[1]
+    for r in problems if not unserved else []:
         reasons.append(r)
         kinds.add("engine")
+    scheme = None if problems else engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)[0].scheme  # type: ignore[union-attr]
+    if scheme is not None and scheme.weight_only_on(engine.capability(gpu) or 0):
+        ev.notes.append(f"{scheme.description} runs weight-only (Marlin, 16-bit activations) on {gpu.name}")
+    if c.precision == "fp16" and model.checkpoint_precision == "bf16" and not spec.model.precisions():
+        ev.notes.append(f"{gpu.name} has no bf16: served in float16")
     if c.nodes_per_replica > 1:
         if inst.node_fabric == "none":
             reasons.append(f"{inst.name} has neither EFA nor InfiniBand for pipeline stages across nodes")
@@ -448,16 +497,6 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         if spec.target.capacity_type == "capacity-block" and spec.target.capacity_block_instance_count and c.nodes > spec.target.capacity_block_instance_count:
             reasons.append(f"{c.nodes} nodes exceed the capacity block's {spec.target.capacity_block_instance_count}")
             kinds.add("capacity")
-    # precision support
-    if c.precision in ("bf16",) and gpu.architecture == "turing":
-        ev.notes.append("T4 has no bf16: served in fp16")
-    if c.kv_cache_dtype == "fp8" and gpu.architecture == "turing":
-        reasons.append("fp8 KV cache needs Ampere or newer")
-        kinds.add("engine")
-    ckpt = model.checkpoint_precision
-    if ckpt not in ("bf16", "fp16") and c.precision != ckpt:
-        reasons.append(f"the checkpoint ships in {ckpt}; {c.precision} needs another checkpoint")
-        kinds.add("engine")
     # capacity type
     ct = spec.target.capacity_type
     if ct == "spot" and not inst.spot:
@@ -490,11 +529,12 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
             )
             kinds.add("memory")
         assert perf is not None
+        keep = 1.0 - spec.sla.headroom
         if sized.ttft_over:
-            reasons.append(f"TTFT p95 {_ms(perf.ttft_p95_ms)} > SLA {spec.sla.ttft_p95_ms:g} ms")
+            reasons.append(f"TTFT p95 {_ms(perf.ttft_p95_ms)} > {spec.sla.ttft_p95_ms * keep:,.0f} ms (SLA {spec.sla.ttft_p95_ms:g} ms less {spec.sla.headroom:.0%} headroom)")
             kinds.add("ttft")
         if sized.itl_over:
-            reasons.append(f"ITL p95 {_ms(perf.itl_p95_ms)} > SLA {spec.sla.itl_limit_ms():g} ms")
+            reasons.append(f"ITL p95 {_ms(itl_p95_ms(perf))} > {spec.sla.itl_limit_ms() * keep:,.1f} ms (SLA {spec.sla.itl_limit_ms():g} ms less {spec.sla.headroom:.0%} headroom)")
             kinds.add("itl")
     # budget
     if spec.budget.max_monthly_usd is not None and price is not None and ev.cost_per_month > spec.budget.max_monthly_usd:
@@ -509,7 +549,7 @@ def _ms(v: float) -> str:
 
 
 def _with_replicas(c: Candidate, r: int) -> Candidate:
-    return Candidate(c.cloud, c.region, c.instance, c.nodes_per_replica, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype, r)
+    return Candidate(c.cloud, c.region, c.instance, c.nodes_per_replica, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype, r, c.min_nodes)
 
 
 # kinds that more replicas can fix; every other kind stays whatever the replica count
@@ -591,21 +631,40 @@ def best_for_layout(spec: DeploymentSpec, model: ResolvedModel, base: Candidate,
     key = physics_key(base)
     if memo is not None and key in memo:
         r = memo[key]
+    elif engine_problems(model, catalog.get_gpu(base.instance.gpu), base.tensor_parallel, base.pipeline_parallel, base.precision, base.kv_cache_dtype)[1]:
+        r = None  # vLLM refuses the layout: no replica count helps
+        if memo is not None:
+            memo[key] = r
     else:
         r = replicas_needed(spec, model, base)
         if memo is not None:
             memo[key] = r
-    ev = evaluate(spec, model, _with_replicas(base, r or replica_ceiling(spec)))
+    if r is None and _engine_refused(model, base):
+        replicas = max(1, spec.sla.min_replicas)  # show the engine's reasons at the smallest count
+    else:
+        replicas = r or replica_ceiling(spec)
+    ev = evaluate(spec, model, _with_replicas(base, replicas))
     return (ev if ev.feasible else None), ev
 
 
-def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False) -> PlanResult:
+def _engine_refused(model: ResolvedModel, c: Candidate) -> bool:
+    return bool(engine_problems(model, catalog.get_gpu(c.instance.gpu), c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)[1])
+
+
+def plan_deployment(
+    spec: DeploymentSpec, alternatives: int | str = 5, *, hf_token: str | None = None, refresh_hub: bool = False, explain: bool = True
+) -> PlanResult:
     """The cheapest feasible plan, the nearest alternatives and the rejected layouts.
 
     `hf_token` is used only to read a repo that is not in the catalog from the Hugging Face
-    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy.
+    Hub (gpuforge.hub); `refresh_hub` reads it again instead of using the cached copy. With
+    `explain`, a NoFeasiblePlan also says what the SLA costs without the budget and the
+    cheapest single changes that fit (`gpuforge.sizing.relax`, which re-plans with it off).
     """
     model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision, token=hf_token, refresh=refresh_hub)
+    problems = context_problems(spec, model)
+    if problems:
+        raise SpecError(f"deployment {spec.name!r}", problems)
     feasible: list[Evaluation] = []
     rejected: list[Evaluation] = []
     considered = 0
@@ -631,7 +690,12 @@ def plan_deployment(spec: DeploymentSpec, alternatives: int | str = 5, *, hf_tok
         else:
             rejected.append(why)
     if not feasible:
-        raise _no_plan(spec, rejected)
+        err = _no_plan(spec, rejected)
+        if explain:
+            from gpuforge.sizing.relax import explain as what_fits
+
+            err = NoFeasiblePlan(err.subject, err.problems + what_fits(spec, model, hf_token))
+        raise err
     feasible.sort(key=Evaluation.sort_key)
     chosen = feasible[0]
     if chosen.candidate.nodes_per_replica > 1 and not spec.target.zone:
@@ -679,10 +743,11 @@ _FIX = {
     "budget": "raise budget.max_monthly_usd or relax the SLA",
     "fabric": "raise target.max_nodes_per_replica only with EFA/InfiniBand instance types, or pick a larger GPU",
     "capacity": "change target.capacity_type or the allowed instance types",
-    "engine": "choose a precision the checkpoint ships in, or a TP size that divides the heads",
+    "engine": "choose a precision the checkpoint ships in (or a pre-quantized checkpoint as model.id), a GPU whose compute capability the method needs, or a TP size the model's dimensions divide",
     "price": "pick instance types or a capacity type the region prices (see `gpuforge catalog prices`), or refresh prices with `gpuforge prices refresh`",
     "availability": "lower sla.min_replicas",
     "region": "pick a region that offers the instance types (target.region or target.regions), or other instance types",
+    "serving": "allow NVIDIA GPU instance types (target.instance_types / instance_families)",
 }
 
 
@@ -732,16 +797,20 @@ def _path(kind: str) -> str:
         "price": "target.instance_types",
         "availability": "sla.min_replicas",
         "region": "target.region",
+        "serving": "target.instance_types",
     }[kind]
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
+def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = None) -> dict[str, Any]:
     """The `chosen` / alternative object of `gpuforge plan --format json`."""
     c, perf, mem = ev.candidate, ev.performance, ev.memory
     tokens_per_s = (perf.output_tokens_per_s * c.replicas) if perf else 0.0
+    gpu = catalog.get_gpu(c.instance.gpu)
+    layout, _ = engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)
+    scheme = layout.scheme if layout else None
     out: dict[str, Any] = {
         "cloud": c.cloud,
         "region": c.region,
@@ -767,7 +836,7 @@ def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
         **pricing_summary(ev, model),
         "predicted": {
             "ttft_p95_ms": round(perf.ttft_p95_ms, 1) if perf else None,
-            "itl_p95_ms": round(perf.itl_p95_ms, 2) if perf else None,
+            "itl_p95_ms": round(itl_p95_ms(perf), 2) if perf else None,
             "ttft_ms": round(perf.ttft_ms, 1) if perf else None,
             "itl_ms": round(perf.itl_ms, 2) if perf else None,
             "output_tokens_per_s": round(tokens_per_s, 1),
@@ -777,9 +846,10 @@ def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
             # family) group: how far the figures above typically are from a measurement
             "uncertainty": {
                 "group": perf.error_group,
-                "ttft": perf.ttft_error,
-                "itl": perf.itl_error,
-                "output_tokens_per_s": perf.throughput_error,
+                # rounded as Performance.to_dict rounds them, so plan and estimate print one figure
+                "ttft": round(perf.ttft_error, 3),
+                "itl": round(perf.itl_error, 3),
+                "output_tokens_per_s": round(perf.throughput_error, 3),
             } if perf else None,
         },
         "memory": {
@@ -791,8 +861,35 @@ def summary(ev: Evaluation, model: ResolvedModel) -> dict[str, Any]:
             "non_torch_gib": mem.non_torch_gib,
             "gpu_memory_gib": mem.total_gpu_memory_gib,
         } if mem else None,
+        "engine": {
+            "name": engine.ENGINE,
+            "version": VLLM_VERSION,
+            "dtype": layout.dtype if layout else None,
+            "quantization_method": scheme.method if scheme else None,
+            "scheme": scheme.description if scheme else "unquantized",
+            "weight_only_kernel": bool(scheme and scheme.weight_only_on(engine.capability(gpu) or 0)),
+        },
+        "context": {
+            "max_model_len": ev.max_model_len,
+            "native_context": model.native_context,
+            # requests of max_model_len tokens one replica's KV cache holds at once
+            "concurrency_at_max_model_len": round(mem.max_concurrency, 2) if mem else None,
+        },
+        "placement": {
+            "replicas_per_node": c.replicas_per_node,
+            "min_nodes": c.min_nodes,
+        },
         "notes": ev.notes,
     }
+    if spec is not None and perf is not None:
+        sla_t, sla_i = spec.sla.ttft_p95_ms, spec.sla.itl_limit_ms()
+        out["sla"] = {"ttft_p95_ms": sla_t, "itl_p95_ms": sla_i, "headroom": spec.sla.headroom}
+        out["margins"] = {
+            "ttft_p95_ms": round(sla_t - perf.ttft_p95_ms, 1),
+            "ttft_p95_pct": round((sla_t - perf.ttft_p95_ms) / sla_t * 100, 1),
+            "itl_p95_ms": round(sla_i - itl_p95_ms(perf), 2),
+            "itl_p95_pct": round((sla_i - itl_p95_ms(perf)) / sla_i * 100, 1),
+        }
     return out
 
 
@@ -849,7 +946,6 @@ def build_plan(result: PlanResult) -> Plan:
     inst = c.instance
     per_node = c.replicas_per_node
     max_replicas = spec.target.max_replicas or max(c.replicas * 2, spec.sla.min_replicas)
-    nodes_for = (lambda r: r * c.nodes_per_replica) if c.nodes_per_replica > 1 else (lambda r: math.ceil(r / per_node))
     zone = spec.target.zone
     region = catalog.get_region(c.cloud, c.region)
     # one zone when named (fabric pools need it); three to spread over when the SLA asks;
@@ -867,9 +963,9 @@ def build_plan(result: PlanResult) -> Plan:
         gpu=inst.gpu,
         gpus_per_node=inst.gpu_count,
         nodes_per_replica=c.nodes_per_replica,
-        desired_nodes=nodes_for(c.replicas),
-        min_nodes=nodes_for(spec.sla.min_replicas),
-        max_nodes=nodes_for(max_replicas),
+        desired_nodes=nodes_for(c, c.replicas),
+        min_nodes=nodes_for(c, spec.sla.min_replicas),
+        max_nodes=nodes_for(c, max_replicas),
         capacity_type=capacity,
         zone=zone if (zone or c.nodes_per_replica > 1) else None,
         zones=tuple(zones),
@@ -900,13 +996,19 @@ def build_plan(result: PlanResult) -> Plan:
                 pool,
                 name=f"{pool_name[:35].rstrip('-')}-spot",
                 capacity_type="spot",
-                desired_nodes=nodes_for(c.replicas) - base_nodes,
+                desired_nodes=nodes_for(c, c.replicas) - base_nodes,
                 min_nodes=0,
                 max_nodes=spot_max,
                 labels={**labels, CAPACITY_LABEL: "spot"},
                 pool_label=pool_name,
             )
     gpu = catalog.get_gpu(inst.gpu)
+    layout, problems = engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)
+    assert layout is not None and layout.dtype is not None and not problems, problems  # evaluate() refused it otherwise
+    scheme = layout.scheme
+    # pods request the node's allocatable resources split over the replicas a node holds
+    alloc = node_allocatable(c.cloud, inst.name, inst.vcpus, inst.memory_gib)
+    requests = pod_requests(alloc, per_node)
     serving = ServingPlan(
         name=spec.name,
         model=model.hf_id,
@@ -920,7 +1022,7 @@ def build_plan(result: PlanResult) -> Plan:
         max_num_seqs=ev.max_num_seqs,
         max_num_batched_tokens=ev.memory.max_num_batched_tokens if ev.memory else 2048,
         gpu_memory_utilization=spec.serving.gpu_memory_utilization,
-        dtype=engine_dtype(gpu, c.precision) if c.precision in ("bf16", "fp16") else "auto",
+        dtype=layout.dtype,
         quantization=engine_quantization(model, c.precision),
         kv_cache_dtype=c.kv_cache_dtype,
         replicas=c.replicas,
@@ -940,5 +1042,15 @@ def build_plan(result: PlanResult) -> Plan:
         cost_per_hour=round(ev.cost_per_hour, 4),
         zones=tuple(zones),
         on_demand_replicas=on_demand_replicas,
+        output_tokens=spec.workload.output_tokens,
+        engine=engine.ENGINE,
+        precision=c.precision,
+        quantization_method=scheme.method if scheme else None,
+        allow_deprecated_quantization=bool(scheme and scheme.deprecated),
+        checkpoint_download_gib=round(model.download_gib, 2),
+        native_context=model.native_context,
+        replicas_per_node=per_node,
+        cpu_request=requests.cpu,
+        memory_request_gib=requests.memory_gib,
     )
-    return Plan(deployment=spec.name, node_pool=pool, serving=serving, summary=summary(ev, model), spot_pool=spot_pool)
+    return Plan(deployment=spec.name, node_pool=pool, serving=serving, summary=summary(ev, model, spec), spot_pool=spot_pool)

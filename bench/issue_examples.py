@@ -1,0 +1,68 @@
+"""The examples of issue 14's first paragraph, as the model predicts them now.
+
+Only the DeepSeek-R1 AWQ figure has a public measurement we could read
+(bench/data/extra_points.jsonl, tenstorrent/tt-inference-server#356); the others name a setup
+but no measured value this repository holds, so they are printed as predictions only.
+
+    .venv/bin/python bench/issue_examples.py      # also part of docs/accuracy.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from gpuforge import catalog
+from gpuforge.sizing.calibration import corpus_case, predict_case
+from gpuforge.sizing.memory import MemoryInputs, estimate_memory
+from gpuforge.sizing.models import resolve
+from gpuforge.sizing.performance import Layout, Workload, predict
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "reference" / "perf-corpus"
+EXTRA = REPO / "bench" / "data" / "extra_points.jsonl"
+
+
+def _config(model_id: str) -> dict:
+    return json.loads((CORPUS / "model_configs.json").read_text())["models"][model_id]["fields"]
+
+
+def rows() -> list[tuple[str, str, str]]:
+    """(example, predicted, measured / verdict)."""
+    out = []
+    configs = json.loads((CORPUS / "model_configs.json").read_text())["models"]
+    pt = next(json.loads(line) for line in EXTRA.read_text().splitlines() if "128x128" in line)
+    case = corpus_case(pt, configs)
+    assert not isinstance(case, str), case
+    pred = predict_case(case)["itl"]
+    meas = case.measured["itl"]
+    out.append(("DeepSeek-R1-0528 AWQ, 8x H100 TP8, batch 1, 128 in / 128 out: TPOT", f"{pred:.1f} ms",
+                f"{meas:.1f} ms measured ({pred / meas - 1:+.0%}; {'within' if abs(pred / meas - 1) <= 0.25 else 'NOT within'} 25%)"))
+    # Qwen3-235B-A22B FP8 on 8x L40S (PCIe), TP8, batch 1
+    m = resolve("Qwen/Qwen3-235B-A22B-FP8", config=_config("Qwen/Qwen3-235B-A22B-FP8"))
+    gpu = catalog.get_gpu("l40s")
+    mem = estimate_memory(m.arch, gpu, MemoryInputs(tensor_parallel=8, max_model_len=4096, quantization="fp8"))
+    p = predict(m, Layout(gpu=gpu, tensor_parallel=8, quantization="fp8"), Workload(1024, 128, concurrency=1), mem)
+    out.append(("Qwen3-235B-A22B FP8, 8x L40S TP8 over PCIe, batch 1, 1024 / 128: TPOT / TTFT", f"{p.itl_ms:.1f} ms / {p.ttft_ms:.0f} ms",
+                "no measurement in the corpus or found here"))
+    # Llama-3.1-70B FP8 offline (saturated) on H100 and H200
+    m = resolve("meta-llama/Llama-3.1-70B-Instruct", config=_config("meta-llama/Llama-3.1-70B-Instruct"))
+    for gid in ("h100-80gb", "h200"):
+        for tp in (4, 8):
+            gpu = catalog.get_gpu(gid)
+            mem = estimate_memory(m.arch, gpu, MemoryInputs(tensor_parallel=tp, max_model_len=4096, quantization="fp8"))
+            p = predict(m, Layout(gpu=gpu, tensor_parallel=tp, quantization="fp8"), Workload(1024, 1024, burst=1024), mem)
+            out.append((f"Llama-3.1-70B FP8 offline, {gid} TP{tp}, 1024 prompts of 1024 / 1024: output tok/s", f"{p.output_tokens_per_s:,.0f}",
+                        "no measurement in the corpus or found here"))
+    return out
+
+
+def main() -> int:
+    for r in rows():
+        print(" | ".join(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
