@@ -84,6 +84,10 @@ def test_max_model_len_as_vllm_derives_it(config, tokenizer_max, expected):
         (_with(QWEN25, num_hidden_layers=2, layer_types=["full_attention"]), "1 entries for 2 layers"),
         (_with(QWEN25, num_hidden_layers=2, sliding_window=None, layer_types=["sliding_attention", "full_attention"]), "sliding_window is not set"),
         (_with(QWEN25, hidden_size="4096"), "hidden_size is '4096', not a positive integer"),
+        # ai21labs Jamba: attention every 8th layer, Mamba elsewhere
+        (_with(QWEN25, model_type="jamba", layers_block_type=["mamba"] * 7 + ["attention"]), "Mamba layers"),
+        # baidu ERNIE-4.5 MoE names its experts moe_num_experts: not taken for a dense model
+        (_with(QWEN25, model_type="ernie4_5_moe", moe_num_experts=64, moe_k=8), "moe_num_experts"),
         (_with(QWEN25, num_attention_heads=None), "lacks num_attention_heads"),
     ],
 )

@@ -220,6 +220,17 @@ def test_hf_hub_offline_without_cache(hub_env, monkeypatch):
     assert "HF_HUB_OFFLINE is set" in str(_error("Qwen/Qwen3-8B-FP8")) and not hub_env.state.requests
 
 
+def test_a_corrupt_cache_file_is_read_again_from_the_hub(hub_env):
+    path = resolve_repo("Qwen/Qwen3-8B-FP8").cache_path
+    path.write_text("{truncated")
+    assert resolve_repo("Qwen/Qwen3-8B-FP8").source == "hub" and json.loads(path.read_text())["format"] == hub.CACHE_FORMAT
+
+
+def test_the_token_is_never_written_to_the_cache(hub_env):
+    ckpt = resolve_repo(GEMMA, token="hf_granted")
+    assert "hf_granted" not in ckpt.cache_path.read_text()
+
+
 def test_refresh_reads_the_hub_again(hub_env):
     resolve_repo("Qwen/Qwen3-8B-FP8")
     n = len(hub_env.state.requests)
@@ -340,7 +351,9 @@ def test_cli_estimate_with_a_hub_repo(hub_env, tmp_path):
     env = {"HF_ENDPOINT": hub_env.url, hub.CACHE_ENV: os.environ[hub.CACHE_ENV], "HF_HOME": str(tmp_path / "hf")}
     out = _cli(["estimate", "--model", "Qwen/Qwen3-8B-FP8", "--gpu", "l40s", "--json"], env)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["hf_id"] == "Qwen/Qwen3-8B-FP8"
+    est = json.loads(out.stdout)
+    assert (est["hf_id"], est["revision"], est["hub_source"]) == ("Qwen/Qwen3-8B-FP8", "a29cae3e6bbb1d2b1e2d4bb4dd7a5b1b4e0a5c11", "hub")
+    assert est["download_bytes"] == resolve_repo("Qwen/Qwen3-8B-FP8").download_bytes
 
 
 def test_preview_works_offline_from_the_cache(hub_env, tmp_path, monkeypatch, capsys):
@@ -361,3 +374,19 @@ def test_preview_works_offline_from_the_cache(hub_env, tmp_path, monkeypatch, ca
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())
     plan = plan[0] if isinstance(plan, list) else plan
     assert plan["model"]["revision"] == GEMMA_SHA
+
+
+def test_program_sends_the_stacks_secret_token_to_the_hub(hub_env):
+    """`pulumi up`: model.hf_token_config_key's secret (plain inside the program) reads the gated repo."""
+    from gpuforge.preview import run_program
+
+    raw = _spec(GEMMA, hf_token_config_key="hfToken")
+    raw["sla"]["min_replicas"] = 1
+    raw["cluster"] = {"public_endpoint_cidrs": ["203.0.113.0/24"]}
+    config = {"gpuforge:deployment": json.dumps(raw), "gpuforge:hfToken": "hf_granted"}
+    recorder, errors = run_program(config, ["gpuforge:hfToken"], "hub")
+    assert not errors, errors
+    assert ("GET", f"/api/models/{GEMMA}", "Bearer hf_granted") in hub_env.state.requests
+    # the token reaches the cluster only as the Kubernetes Secret, never in plain text elsewhere
+    plain = [r for r in recorder.resources if "hf_granted" in json.dumps(r.masked_inputs(), default=str)]
+    assert not plain, [r.name for r in plain]

@@ -84,6 +84,9 @@ def _estimate(args: argparse.Namespace) -> int:
     )
     est = estimate_memory(model.arch, gpu, inputs)
     out: dict[str, Any] = {"model": model.key, "hf_id": model.hf_id, "tensor_parallel": args.tp, "pipeline_parallel": args.pp}
+    if model.hub is not None:
+        # read from the Hub (or its cache): the commit sized and the bytes vLLM downloads
+        out.update(revision=model.revision, download_bytes=model.download_bytes, hub_source=model.hub.source)
     out.update(est.to_dict())
     if args.input_tokens or args.output_tokens or args.concurrency or args.request_rate:
         from gpuforge.sizing.performance import Layout, Workload, predict

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import tempfile
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -290,7 +289,9 @@ def _fetch(repo_id: str, revision: str | None, token: str | None, path: str, whe
     url = endpoint()
     sent = token or get_token()  # what the library would send; None = anonymous
     rev = revision or "main"
-    print(f"gpuforge: reading {repo_id}@{rev} from the Hugging Face Hub ({url})", file=sys.stderr, flush=True)
+    from gpuforge.progress import note  # the project's one progress channel (stderr)
+
+    note(f"gpuforge: reading {repo_id}@{rev} from the Hugging Face Hub ({url})")
     api = HfApi(endpoint=url)
     has_token = "with" if sent else "without"
     how_to_token = (

@@ -47,7 +47,9 @@ Progress = Callable[[str], None]
 
 
 def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    from gpuforge.progress import note  # the project's one progress channel (stderr)
+
+    note(msg)
 
 
 @dataclass(frozen=True)

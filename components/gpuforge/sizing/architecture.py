@@ -20,6 +20,20 @@ _QKV_BIAS = {"qwen2", "qwen2_moe", "qwen2_vl", "qwen2_5_vl", "qwen2_5_vl_text", 
 _MOE_EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
 
 
+# Keys of layouts this parser would misread as a plain dense transformer (a silent undercount is
+# worse than a refusal now that any Hub repo can be named): recurrent / state-space layers and
+# MoE blocks described under other names.
+_UNMODELLED_KEYS = {
+    "layers_block_type": "Mamba layers (layers_block_type, Jamba)",
+    "hybrid_override_pattern": "Mamba layers (hybrid_override_pattern, Nemotron-H)",
+    "mamba_d_state": "Mamba state-space layers",
+    "ssm_cfg": "state-space layers (ssm_cfg)",
+    "linear_attn_config": "linear-attention layers (linear_attn_config)",
+    "moe_num_experts": "an MoE block keyed moe_num_experts (ERNIE 4.5)",
+    "ffn_config": "an MoE block nested in ffn_config (DBRX)",
+}
+
+
 class ConfigError(ValueError):
     """A config.json that lacks a field the sizing needs."""
 
@@ -469,6 +483,9 @@ def parse_config(config: dict[str, Any], *, hf_quant_config: dict[str, Any] | No
         raise ConfigError(f"config.json is a {type(config).__name__}, not a mapping")
     c = text_config(config)
     model_type = str(c.get("model_type") or config.get("model_type") or "").lower()
+    unmodelled = [why for key, why in _UNMODELLED_KEYS.items() if c.get(key) not in (None, [], {}, 0)]
+    if unmodelled:
+        raise ConfigError(f"model_type {model_type!r}: {unmodelled[0]}, which gpuforge does not size (give model.config only for a transformer it can)")
     required = ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"]
     missing = [k for k in required if k not in c]
     if "intermediate_size" not in c and "moe_intermediate_size" not in c and "ffn_dim" not in c:

@@ -104,7 +104,8 @@ def _latency_fit(spec: DeploymentSpec, which: str, hf_token: str | None = None) 
         loose = _plan(_copy(spec, "sla", ttft_p95_ms=1e9), hf_token)
         if loose is None:
             return None
-        need = _round_up(loose.chosen.performance.ttft_p95_ms, 100)
+        # the planner keeps sla.headroom free: the limit must sit that far above the prediction
+        need = _round_up(loose.chosen.performance.ttft_p95_ms / (1 - spec.sla.headroom), 100)
         if need <= spec.sla.ttft_p95_ms:
             return None
         relaxed = _copy(spec, "sla", ttft_p95_ms=need)
@@ -114,7 +115,9 @@ def _latency_fit(spec: DeploymentSpec, which: str, hf_token: str | None = None) 
     loose = _plan(_copy(spec, "sla", itl_p95_ms=1e9), hf_token)
     if loose is None:
         return None
-    need = _round_up(loose.chosen.performance.itl_p95_ms, 5)
+    from gpuforge.sizing.planner import itl_p95_ms  # the planner imports this module
+
+    need = _round_up(itl_p95_ms(loose.chosen.performance) / (1 - spec.sla.headroom), 5)
     if need <= spec.sla.itl_limit_ms():
         return None
     relaxed = _copy(spec, "sla", itl_p95_ms=need)
