@@ -407,6 +407,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--previews", type=int, default=40)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per input before it counts as a hang")
+    ap.add_argument("--preview-timeout", type=float, default=300.0, help="the same for an offline preview (a whole Pulumi program)")
     ap.add_argument("--headroom-mib", type=int, default=1536, help="address space a worker may add to what it started with")
     ap.add_argument("--rss-mib", type=float, default=512, help="peak RSS growth of one input that counts as a blow-up")
     ap.add_argument("--json", dest="json_out", default=None, help="write the counts here")
@@ -474,10 +475,10 @@ def main() -> int:
                     record(w["case"][1], res)
                     w["case"] = None
                     done += 1
-                elif time.perf_counter() - w["since"] > args.timeout:
+                elif time.perf_counter() - w["since"] > (limit := args.preview_timeout if w["case"][1][0] == "preview" else args.timeout):
                     w["proc"].kill()
                     w["proc"].join()
-                    record(w["case"][1], {"outcome": "hang", "detail": f"> {args.timeout:.0f} s", "seconds": args.timeout})
+                    record(w["case"][1], {"outcome": "hang", "detail": f"> {limit:.0f} s", "seconds": limit})
                     workers[idx] = start()
                     done += 1
                 elif not w["proc"].is_alive():

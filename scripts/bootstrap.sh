@@ -22,3 +22,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
   echo "   done in ${SECONDS} s" >&2
 fi
+# checkov in its own venv: its dependency pins clash with ours (scripts/checkov-requirements.txt)
+ck_stamp=.venv-checkov/.installed
+if [ ! -f "$ck_stamp" ] || [ scripts/checkov-requirements.txt -nt "$ck_stamp" ]; then
+  [ -x .venv-checkov/bin/python ] || "$PY" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install -q --disable-pip-version-check -r scripts/checkov-requirements.txt
+  touch "$ck_stamp"
+fi

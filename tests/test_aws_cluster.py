@@ -125,7 +125,7 @@ def test_system_node_group_on_demand_al2023_with_imdsv2(aws_mocks):
     lt = aws_mocks.one(LT, "c7-system")
     assert lt.inputs["instanceType"] == "m7i.large"
     assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
-    assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 2
+    assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1  # no pod reaches IMDS (Pod Identity instead)
     assert lt.inputs["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
     # node role: worker + ECR only; the CNI runs on its own Pod Identity role
     policies = sorted(a.inputs["policyArn"].rsplit("/", 1)[-1] for a in aws_mocks.of_type(ATTACH) if a.name.startswith("c7-node-"))

@@ -90,7 +90,7 @@ def test_single_gpu_launch_template_imds_and_encrypted_root(aws_mocks):
     assert lt.inputs["metadataOptions"] == {
         "httpEndpoint": "enabled",
         "httpTokens": "required",
-        "httpPutResponseHopLimit": 2,
+        "httpPutResponseHopLimit": 1,  # no pod reaches IMDS (Pod Identity instead)
         "instanceMetadataTags": "disabled",
     }
     [root] = lt.inputs["blockDeviceMappings"]

@@ -169,6 +169,15 @@ def test_estimate_refuses_bad_config_files(tmp_path):
         assert time.perf_counter() - t0 < 5
 
 
+def test_moe_routing_every_expert_estimates(tmp_path):
+    # top-k == experts: every token reads every expert (the perf model took log(0) before)
+    f = tmp_path / "moe.json"
+    f.write_text(json.dumps({**TINY, "num_local_experts": 4, "num_experts_per_tok": 4}))
+    rc, out, err = _run(["estimate", "--model", str(f), "--gpu", "l4", "--json", "--input-tokens", "512", "--concurrency", "4"])
+    assert rc == 0, err
+    assert _strict_json(out)["output_tokens_per_s"] > 0
+
+
 def test_estimate_refuses_bad_numbers():
     rc, _, err = _run(["estimate", "--model", "llama-3.1-8b-instruct", "--gpu", "l4", "--tp", "0", "--request-rate", "nan", "--gpu-memory-utilization", "1.5"])
     assert rc == 1

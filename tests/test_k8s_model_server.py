@@ -184,7 +184,8 @@ def test_single_node_engine_args_follow_the_plan(pulumi_mocks, plan, gpus):
     dep = workload(pulumi_mocks, f"e-{plan.name}")
     assert dep["kind"] == "Deployment"
     c = pod_specs(dep)["server"]["containers"][0]
-    assert c["image"] == "vllm/vllm-openai:v0.19.0"
+    # pinned by digest, the tag recorded beside it (k8s/versions.py names the sources)
+    assert c["image"] == "vllm/vllm-openai:v0.19.0@sha256:7a0f0fdd2771464b6976625c2b2d5dd46f566aa00fbc53eceab86ef50883da90"
     argv = vllm_argv(c)
     assert argv[:2 + len(plan.engine_args()) + 5] == [
         "vllm", "serve", plan.model, *plan.engine_args(), "--host", "0.0.0.0", "--port", "8000"
@@ -278,7 +279,7 @@ def test_ray_backend_refused_on_single_node_too():
 def test_efa_replica_refuses_an_image_without_the_efa_plugin():
     """The stock image has no libfabric / aws-ofi-nccl: NCCL would silently use TCP sockets."""
     args = args_for(TWO_NODE_EFA, efa_image=None)
-    assert args.image.ref == "vllm/vllm-openai:v0.19.0"
+    assert args.image.ref.split("@")[0] == "vllm/vllm-openai:v0.19.0"
     with pytest.raises(SpecError) as e:
         ModelServer("stock-efa", args)
     assert "serving.image" in str(e.value) and "images/vllm-efa/Dockerfile" in str(e.value)
@@ -323,7 +324,7 @@ def test_infiniband_fabric_resources_and_env(pulumi_mocks):
         assert env["NCCL_IB_DISABLE"] == "0"
         assert env["GPUFORGE_NCCL_NET"] == "IB"
         assert not any(k.startswith("FI_") for k in env)
-        assert c["image"] == "vllm/vllm-openai:v0.19.0"  # libibverbs is in the stock image
+        assert c["image"].split("@")[0] == "vllm/vllm-openai:v0.19.0"  # libibverbs is in the stock image
         assert "IPC_LOCK" in c["securityContext"]["capabilities"]["add"]
 
 
@@ -337,7 +338,7 @@ def test_single_node_replicas_request_no_fabric(pulumi_mocks):
     build(pulumi_mocks, "f-none", args_for(plan))
     c = pod_specs(workload(pulumi_mocks, "f-none"))["server"]["containers"][0]
     assert set(c["resources"]["limits"]) == {"memory", "nvidia.com/gpu"}
-    assert "FI_PROVIDER" not in env_of(c) and "securityContext" not in c
+    assert "FI_PROVIDER" not in env_of(c) and "add" not in c["securityContext"]["capabilities"]
     assert "GPUFORGE_NCCL_NET" not in env_of(c)
 
 
@@ -560,9 +561,11 @@ def test_hf_token_never_in_plain_text(pulumi_mocks, as_secret):
     assert kv.is_secret(secret.inputs["stringData"])
     assert kv.unwrap(secret.inputs["stringData"]) == {"token": TOKEN}
     for spec in pod_specs(workload(pulumi_mocks, f"t-{as_secret}")).values():
-        assert env_of(spec["containers"][0])["HF_TOKEN"] == {
-            "secretKeyRef": {"name": "llama-405b-hf-token", "key": "token"}
-        }
+        # a file (HF_TOKEN_PATH), never the value in the environment
+        assert "HF_TOKEN" not in env_of(spec["containers"][0])
+        assert env_of(spec["containers"][0])["HF_TOKEN_PATH"] == "/var/run/secrets/huggingface/token"
+        vol = next(v for v in spec["volumes"] if v["name"] == "hf-token")
+        assert vol["secret"]["secretName"] == "llama-405b-hf-token"
     outputs = pulumi.Output.all(server.endpoint, server.service_name)
     values = pulumi_mocks_run(outputs)
     assert TOKEN not in str(values)
@@ -570,9 +573,10 @@ def test_hf_token_never_in_plain_text(pulumi_mocks, as_secret):
 
 def test_existing_token_secret_is_referenced_not_created(pulumi_mocks):
     build(pulumi_mocks, "t-existing", args_for(SINGLE_GPU, hf_token_secret_name="hf"))
-    assert not [r for r in mine(pulumi_mocks, "t-existing") if r.type == "kubernetes:core/v1:Secret"]
+    assert not [r for r in mine(pulumi_mocks, "t-existing") if r.type == "kubernetes:core/v1:Secret" and r.name.endswith("hf-token")]
     c = pod_specs(workload(pulumi_mocks, "t-existing"))["server"]["containers"][0]
-    assert env_of(c)["HF_TOKEN"] == {"secretKeyRef": {"name": "hf", "key": "token"}}
+    assert env_of(c)["HF_TOKEN_PATH"] == "/var/run/secrets/huggingface/token"
+    assert {"name": "hf-token", "mountPath": "/var/run/secrets/huggingface", "readOnly": True} in c["volumeMounts"]
 
 
 # --- rollout, disruption, spread, service, network ---------------------------------------------------
@@ -617,7 +621,7 @@ def test_pdb_service_and_zone_spread(pulumi_mocks):
 
 def test_network_policy_admits_only_listed_namespaces_and_monitoring(pulumi_mocks):
     build(pulumi_mocks, "r-np", args_for(SINGLE_GPU, allowed_namespaces=("apps", "batch")))
-    np = next(kv.unwrap(r.inputs) for r in mine(pulumi_mocks, "r-np") if r.type.endswith("NetworkPolicy"))
+    np = next(kv.unwrap(r.inputs) for r in mine(pulumi_mocks, "r-np") if r.type.endswith("NetworkPolicy") and r.name == "r-np-netpol")
     spec = np["spec"]
     assert spec["policyTypes"] == ["Ingress"]
     allowed = [
@@ -629,7 +633,7 @@ def test_network_policy_admits_only_listed_namespaces_and_monitoring(pulumi_mock
 
 def test_multi_node_network_policy_lets_the_group_talk(pulumi_mocks):
     build(pulumi_mocks, "r-np2", args_for(TWO_NODE_IB))
-    np = next(kv.unwrap(r.inputs) for r in mine(pulumi_mocks, "r-np2") if r.type.endswith("NetworkPolicy"))
+    np = next(kv.unwrap(r.inputs) for r in mine(pulumi_mocks, "r-np2") if r.type.endswith("NetworkPolicy") and r.name == "r-np2-netpol")
     intra = [rule for rule in np["spec"]["ingress"] if "podSelector" in rule["from"][0]]
     assert intra and "ports" not in intra[0]
 

@@ -104,7 +104,7 @@ def test_azure_ib_example_gets_rdma_labels_and_claims():
     stack = "azure-multinode-ib"
     for role, pod in group_pods(stack).items():
         c = pod["containers"][0]
-        assert c["image"] == "vllm/vllm-openai:v0.19.0", role
+        assert c["image"].split("@")[0] == "vllm/vllm-openai:v0.19.0", role
         assert c["resources"]["limits"]["rdma/ib"] == "1"
         assert env(c)["GPUFORGE_NCCL_NET"] == "IB" and env(c)["NCCL_IB_DISABLE"] == "0"
         assert "IPC_LOCK" in c["securityContext"]["capabilities"]["add"]

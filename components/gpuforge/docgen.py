@@ -67,6 +67,9 @@ def spec_markdown() -> str:
     for name in ("ModelSpec", "WorkloadSpec", "SlaSpec", "TargetSpec", "BudgetSpec", "ClusterSpec", "ServingSpec"):
         key = name.removesuffix("Spec").lower()
         table(key, defs[name])
+    from gpuforge.inputs import limits_markdown
+
+    lines += ["", limits_markdown()]
     return "\n".join(lines).replace("\n\n\n", "\n\n")
 
 

@@ -257,3 +257,59 @@ def json_safe(obj: Any) -> Any:
 def dumps(obj: Any, **kwargs: Any) -> str:
     """Strict JSON: non-finite floats become null, and `allow_nan=False` guards the rest."""
     return json.dumps(json_safe(obj), allow_nan=False, **kwargs)
+
+
+def limits_markdown() -> str:
+    """The "Input limits" section of docs/spec.md (generated, so it cannot drift)."""
+    from gpuforge.cli import _ESTIMATE_BOUNDS
+    from gpuforge.sizing.config_checks import _INT_BOUNDS, MAX_LAYERS
+
+    rows = [
+        "## Input limits",
+        "",
+        "Bad input stops with one error listing every problem (config path, reason, fix) and a",
+        "non-zero exit, never a traceback. What gpuforge reads is bounded first (`gpuforge.inputs`):",
+        "",
+        "| input | limit |",
+        "|---|---|",
+        f"| any file (stack, spec, config.json) | {MAX_INPUT_BYTES:,} bytes, UTF-8 (a byte-order mark is accepted) |",
+        f"| YAML aliases (`*name`) | {MAX_YAML_ALIASES} per document |",
+        f"| values after alias expansion | {MAX_NODES:,} per document (a 1 KB alias bomb expands to 10^9) |",
+        f"| nesting depth | {MAX_DEPTH} levels (YAML and JSON) |",
+        "| values | JSON types only: string keys, finite numbers (no `.nan`, `.inf`, `NaN`, `Infinity`), no `!!binary` or other tags; dates stay strings |",
+        "",
+        f"config.json (`model.config`, `gpuforge estimate --model file.json`), checked by `gpuforge.sizing.config_checks` before sizing; lists such as `layer_types` hold at most {MAX_LAYERS} entries:",
+        "",
+        "| field | range |",
+        "|---|---|",
+    ]
+    rows += [f"| `{k}` | {lo:,} .. {hi:,} |" for k, lo, hi in _INT_BOUNDS]
+    rows += [
+        "",
+        "and `num_key_value_heads <= num_attention_heads`, `1 <= num_experts_per_tok <= num_experts` for MoE, `0 < partial_rotary_factor <= 1`.",
+        "",
+        "`gpuforge estimate` flags:",
+        "",
+        "| flag | range |",
+        "|---|---|",
+    ]
+    def num(v: float) -> str:
+        return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+    rows += [f"| `--{k.replace('_', '-')}` | {num(lo)} .. {num(hi)} |" for k, lo, hi in _ESTIMATE_BOUNDS]
+    rows += [
+        "| `--gpu-memory-utilization` | (0, 1] (vLLM CacheConfig) |",
+        "| `--pp` | at most the model's layer count (vLLM get_pp_indices) |",
+        "",
+        "Contradictions are spec errors (`gpuforge.spec_checks`): `target.max_replicas` below `sla.min_replicas`;",
+        "`sla.spread_zones` with one zone (`target.zone`, a one-zone region, one existing subnet); a",
+        "`capacity_reservation_id` with on-demand or spot capacity; a capacity block smaller than",
+        "`sla.min_replicas` or than the nodes the pool scales to; a stack whose `aws:region` /",
+        "`azure-native:location` differs from the region a deployment is planned into; deployments of one",
+        "stack on different clouds (or `either`); empty `model.id` / `hf_id` / `served_name` / `revision`.",
+        "",
+        "JSON output (`--json`, `--format json`, plan.json) is strict JSON: a value that is not a finite",
+        "number (an unbounded latency, say) is written as `null`.",
+    ]
+    return "\n".join(rows)
+

@@ -37,6 +37,10 @@ def contradiction_problems(spec: DeploymentSpec, prefix: str = "") -> list[Probl
     p = f"{prefix}." if prefix else ""
     t, sla = spec.target, spec.sla
     out: list[Problem] = []
+    for key in ("id", "hf_id", "served_name", "revision"):
+        value = getattr(spec.model, key)
+        if value is not None and not value.strip():
+            out.append(Problem(f"{p}model.{key}", "empty", f"give model.{key} a value, or drop the key"))
     if t.max_replicas is not None and t.max_replicas < sla.min_replicas:
         out.append(
             Problem(

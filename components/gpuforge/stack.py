@@ -458,4 +458,7 @@ class ModelDeployment(pulumi.ComponentResource):
             "price_source": s.get("price_source"),
             "endpoint": self.endpoint,
         }
+        if self.server.api_key is not None:
+            # a Pulumi secret: `pulumi stack output --show-secrets` reveals it to the stack's owners
+            self.outputs["api_key"] = self.server.api_key
         self.register_outputs(self.outputs)

@@ -117,6 +117,8 @@ class Recorder(pulumi.runtime.Mocks):
             outputs["certificateAuthority"] = {"data": "Q0E="}
             outputs["identities"] = [{"oidcs": [{"issuer": "https://oidc.eks.us-east-1.amazonaws.com/id/MOCK"}]}]
             outputs["vpcConfig"] = {**outputs.get("vpcConfig", {}), "clusterSecurityGroupId": "sg-0cluster"}
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = f"mock-random-{args.name}"
         if args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             outputs["latestVersion"] = 1
         if args.typ == "azure-native:containerservice:ManagedCluster":

@@ -467,7 +467,7 @@ class EksCluster(pulumi.ComponentResource):
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
-                "http_put_response_hop_limit": 2,
+                "http_put_response_hop_limit": 1,  # no pod reaches IMDS (aws/node_pool.py IMDS_HOP_LIMIT)
                 "instance_metadata_tags": "disabled",
             },
             block_device_mappings=[

@@ -62,7 +62,16 @@ MIN_ROOT_GIB = 50
 ROOT_IOPS = 6000
 ROOT_THROUGHPUT_MIBPS = 500
 BOTTLEROCKET_OS_GIB = 4
-IMDS_HOP_LIMIT = 2  # pods on the node network namespace + one hop for containers
+# IMDSv2 responses die after one hop: processes on the node (kubelet, hostNetwork add-ons)
+# reach the metadata service, pods in their own network namespace (one hop more) do not, so no
+# pod can take the node's IAM role. Pods that need AWS use EKS Pod Identity instead (vpc-cni,
+# EBS CSI and the Cluster Autoscaler have associations, aws/cluster.py). The EC2 guide says a
+# container is one more hop, so with hop limit 1 its IMDSv2 response does not return
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html); the EKS
+# best practices guide, "Restrict access to the instance profile assigned to the worker node",
+# recommends IMDSv2 with hop limit 1 for this
+# (https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html).
+IMDS_HOP_LIMIT = 1
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from gpuforge.k8s.versions import VLLM_IMAGE
 from gpuforge.sizing.versions import VLLM_VERSION
 
 Accelerator = Literal["cuda", "rocm"]
@@ -50,7 +51,7 @@ class ServingImage:
 # re-checked at the tag), so NCCL's IB transport loads; it has no libfabric / aws-ofi-nccl and,
 # since vllm-project/vllm#36170, no Ray (the 0.19.0 wheel's METADATA requires no `ray`).
 VLLM_CUDA = ServingImage(
-    ref=f"vllm/vllm-openai:v{VLLM_VERSION}",
+    ref=VLLM_IMAGE,  # tag@digest (gpuforge.k8s.versions names where the digest comes from)
     accelerator="cuda",
     vllm_version=VLLM_VERSION,
     efa=False,

@@ -26,6 +26,7 @@ from gpuforge.engine.launch import (
     worker_prestop_command,
 )
 from gpuforge.errors import Problem, SpecError
+from gpuforge.k8s import security
 from gpuforge.k8s.images import VLLM_CUDA, ServingImage, default_image
 from gpuforge.k8s.manifests import (
     AZURE_SPOT_TAINT,
@@ -227,7 +228,14 @@ class ModelServerArgs:
             drain deadline (`--shutdown-timeout`); drain_seconds overrides it.
         fabric_check: multi-node pods report which network NCCL chose (log line and metrics).
         hf_token: a Pulumi secret with a Hugging Face token (stored in a Kubernetes Secret), or
-            hf_token_secret_name: an existing Secret with key `token`.
+            hf_token_secret_name: an existing Secret with key `token`; mounted as a file
+            (HF_TOKEN_PATH), never an environment variable.
+        api_key: the key clients send (`Authorization: Bearer ...`), a Pulumi secret; or
+            api_key_secret_name: an existing Secret with key `api-key`. Neither: a random key is
+            generated (pulumi_random) and exported as the secret output `api_key`.
+            require_api_key=False serves without one (docs/security.md).
+        run_as_non_root: None decides (non-root unless multi-node RDMA or a host_path cache
+            need root, gpuforge.k8s.security.needs_root); True / False force it.
         expose: `cluster` (ClusterIP only), `gateway` (HTTPRoute) or `ingress`.
         allowed_namespaces: namespaces whose pods may call the API (NetworkPolicy).
         rollout_surge: the pool has room for one more replica during a rollout.
@@ -261,6 +269,10 @@ class ModelServerArgs:
     image: ServingImage = VLLM_CUDA
     hf_token: pulumi.Input[str] | None = None
     hf_token_secret_name: str | None = None
+    api_key: pulumi.Input[str] | None = None
+    api_key_secret_name: str | None = None
+    require_api_key: bool = True
+    run_as_non_root: bool | None = None
     model_cache: ModelCache = field(default_factory=ModelCache)
     shm_gib: float | None = None
     startup_budget_s: int | None = None
@@ -529,6 +541,7 @@ class ModelServerArgs:
             out.append(
                 Problem("model.hf_token", "both hf_token and hf_token_secret_name given", "pass only one of them")
             )
+        out += self._security_problems()
         if self.expose not in ("cluster", "gateway", "ingress"):
             out.append(Problem("serving.expose", f"{self.expose!r}", "use cluster, gateway or ingress"))
         if self.expose == "gateway" and not self.gateway_name:
@@ -564,6 +577,26 @@ class ModelServerArgs:
                     )
                 )
         return out
+
+    def _security_problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        if self.api_key is not None and self.api_key_secret_name:
+            out.append(Problem("api_key", "both api_key and api_key_secret_name given", "pass only one of them"))
+        if not self.require_api_key and (self.api_key is not None or self.api_key_secret_name):
+            out.append(Problem("require_api_key", "false, but a key is given", "drop the key, or require it"))
+        if self.run_as_non_root and self.root_reason:
+            out.append(Problem("run_as_non_root", f"true, but {self.root_reason}", "leave run_as_non_root unset"))
+        return out
+
+    @property
+    def root_reason(self) -> str | None:
+        """Why the pods run as root (None: they run as a non-root user)."""
+        rdma = self.multi_node and self.fabric in ("efa", "infiniband")
+        return security.needs_root(rdma, self.model_cache.kind == "host_path")
+
+    @property
+    def non_root(self) -> bool:
+        return self.run_as_non_root if self.run_as_non_root is not None else self.root_reason is None
 
     @classmethod
     def from_plan(
@@ -742,6 +775,7 @@ class ModelServer(pulumi.ComponentResource):
 
     service_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
+    api_key: pulumi.Output[str] | None  # secret; None when the key is in an existing Secret or not required
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
         problems = args.problems()
@@ -754,10 +788,13 @@ class ModelServer(pulumi.ComponentResource):
         if a.create_namespace:
             self.namespace = k8s.core.v1.Namespace(
                 f"{name}-ns",
-                metadata={"name": a.namespace, "labels": {"app.kubernetes.io/managed-by": "gpuforge"}},
+                metadata={"name": a.namespace, "labels": security.serving_namespace_labels()},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             ns_deps = [self.namespace]
+            self.default_deny = security.default_deny_policy(
+                f"{name}-default-deny", a.namespace, pulumi.ResourceOptions(parent=self, depends_on=ns_deps)
+            )
         ns_deps += list(a.namespace_dependencies)
         child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps)
         crd_child = pulumi.ResourceOptions(parent=self, depends_on=ns_deps + list(a.crd_dependencies))
@@ -774,6 +811,9 @@ class ModelServer(pulumi.ComponentResource):
                     child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
                 ),
             )
+
+        api_key_secret = self._api_key(name, child)
+        self._api_key_secret = api_key_secret
 
         if a.model_cache.kind == "pvc" and a.model_cache.storage_class:
             self.cache_claim = k8s.core.v1.PersistentVolumeClaim(
@@ -920,7 +960,30 @@ class ModelServer(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(
             f"http://{a.service_name}.{a.namespace}.svc.cluster.local:{HTTP_PORT}/v1"
         )
-        self.register_outputs({"service_name": self.service_name, "endpoint": self.endpoint})
+        self.api_key_secret_name = pulumi.Output.from_input(api_key_secret or "")
+        self.register_outputs(
+            {
+                "service_name": self.service_name,
+                "endpoint": self.endpoint,
+                "api_key": self.api_key,
+                "api_key_secret_name": self.api_key_secret_name,
+            }
+        )
+
+    def _api_key(self, name: str, child: pulumi.ResourceOptions) -> str | None:
+        """The Secret holding the API key (created unless an existing one is named); sets
+        `self.api_key` (a secret Output, or None when the key lives in a Secret we did not make)."""
+        a = self._args
+        self.api_key = None
+        if not a.require_api_key:
+            return None
+        if a.api_key_secret_name:
+            return a.api_key_secret_name
+        key = a.api_key if a.api_key is not None else security.generated_api_key(f"{name}-api-key", pulumi.ResourceOptions(parent=self))
+        self.api_key = pulumi.Output.secret(key)
+        secret_name = f"{a.name}-api-key"
+        self.api_key_secret = security.api_key_secret(f"{name}-api-key", secret_name, a.namespace, a.name, self.api_key, child)
+        return secret_name
 
     # --- pod template -------------------------------------------------------------------------
     def _env(self, token_secret: str | None, role: str = SERVER) -> list[dict[str, Any]]:
@@ -931,10 +994,11 @@ class ModelServer(pulumi.ComponentResource):
             {"name": "DO_NOT_TRACK", "value": "1"},
             {"name": "GPUFORGE_ROLE", "value": "worker" if role == WORKER else "server"},
         ]
+        env += security.writable_env()
         if token_secret:
-            env.append(
-                {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": token_secret, "key": "token"}}}
-            )
+            env.append(security.hf_token_volume(token_secret)[2])  # a file, not the value
+        if role == SERVER and self._api_key_secret:
+            env.append(security.api_key_env(self._api_key_secret))
         if a.multi_node:
             env += fabric_env(a.fabric)
             if a.fabric_check and a.nccl_net:
@@ -982,7 +1046,7 @@ class ModelServer(pulumi.ComponentResource):
             "resources": {"requests": {"storage": gib(a.cache_size_gib)}},
         }
 
-    def _volumes(self, in_lws: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _volumes(self, in_lws: bool = False, token_secret: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         a = self._args
         volumes: list[dict[str, Any]] = [
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": gib(a.shm_size_gib)}},
@@ -995,6 +1059,13 @@ class ModelServer(pulumi.ComponentResource):
             {"name": "model-cache", "mountPath": CACHE_MOUNT},
             {"name": "launch", "mountPath": SCRIPTS_DIR, "readOnly": True},
         ]
+        extra_volumes, extra_mounts = security.writable_volumes()
+        volumes += extra_volumes
+        mounts += extra_mounts
+        if token_secret:
+            volume, mount, _ = security.hf_token_volume(token_secret)
+            volumes.append(volume)
+            mounts.append(mount)
         return volumes, mounts
 
     def _download_container(self, token_secret: str | None) -> dict[str, Any]:
@@ -1008,8 +1079,17 @@ class ModelServer(pulumi.ComponentResource):
         ]
         if a.revision:
             env.append({"name": "GPUFORGE_REVISION", "value": a.revision})
+        env += security.writable_env()
+        _, writable = security.writable_volumes()
+        mounts = [
+            {"name": "model-cache", "mountPath": CACHE_MOUNT},
+            {"name": "launch", "mountPath": SCRIPTS_DIR, "readOnly": True},
+            *writable,
+        ]
         if token_secret:
-            env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": token_secret, "key": "token"}}})
+            _, mount, token_env = security.hf_token_volume(token_secret)
+            env.append(token_env)  # a file, not the value
+            mounts.append(mount)
         return {
             "name": "model-download",
             "image": a.image.ref,
@@ -1017,16 +1097,16 @@ class ModelServer(pulumi.ComponentResource):
             "env": env,
             # Downloading is network and disk work: a slice of the node, no GPU.
             "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "8Gi"}},
-            "volumeMounts": [
-                {"name": "model-cache", "mountPath": CACHE_MOUNT},
-                {"name": "launch", "mountPath": SCRIPTS_DIR, "readOnly": True},
-            ],
+            "volumeMounts": mounts,
+            "securityContext": security.container_security_context(a.non_root),
         }
 
     def _container(self, token_secret: str | None, role: str, in_lws: bool = False) -> dict[str, Any]:
         a = self._args
-        _, mounts = self._volumes(in_lws)
+        _, mounts = self._volumes(in_lws, token_secret)
         argv = serve_command(a, role)
+        # RDMA memory registration pins pages: lift the locked-memory limit.
+        caps = ("IPC_LOCK",) if a.multi_node and a.fabric in ("efa", "infiniband") else ()
         container: dict[str, Any] = {
             "name": "vllm" if role == SERVER else "vllm-worker",
             "image": a.image.ref,
@@ -1034,10 +1114,8 @@ class ModelServer(pulumi.ComponentResource):
             "env": self._env(token_secret, role),
             "resources": self._resources(),
             "volumeMounts": mounts,
+            "securityContext": security.container_security_context(a.non_root, caps),
         }
-        if a.multi_node and a.fabric in ("efa", "infiniband"):
-            # RDMA memory registration pins pages: lift the locked-memory limit.
-            container["securityContext"] = {"capabilities": {"add": ["IPC_LOCK"]}}
         ports: list[dict[str, Any]] = []
         if role == SERVER:
             ports.append({"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"})
@@ -1059,7 +1137,7 @@ class ModelServer(pulumi.ComponentResource):
 
     def _pod_spec(self, token_secret: str | None, role: str, in_lws: bool = False) -> dict[str, Any]:
         a = self._args
-        volumes, _ = self._volumes(in_lws)
+        volumes, _ = self._volumes(in_lws, token_secret)
         tolerations = [gpu_toleration()]
         if a.image.accelerator == "rocm":
             tolerations.append({"key": "amd.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
@@ -1073,6 +1151,9 @@ class ModelServer(pulumi.ComponentResource):
             "tolerations": tolerations,
             # A Service named like vLLM's settings would inject VLLM_PORT and break the server.
             "enableServiceLinks": False,
+            # the server never calls the Kubernetes API: no token to steal
+            "automountServiceAccountToken": False,
+            "securityContext": security.pod_security_context(a.non_root),
             "terminationGracePeriodSeconds": grace,
             "initContainers": [self._download_container(token_secret)],
             "containers": [self._container(token_secret, role, in_lws)],

@@ -343,11 +343,15 @@ class GpuPlatform(pulumi.ComponentResource):
         self.prometheus_url = None
         namespaces = self.namespaces
 
-        def ns(namespace: str, privileged: bool = False) -> list[pulumi.Resource]:
+        def ns(namespace: str, privileged: bool = False, serving: bool = False) -> list[pulumi.Resource]:
             if namespace == SYSTEM_NAMESPACE:
                 return []
             if namespace not in namespaces:
                 labels = {"app.kubernetes.io/managed-by": MANAGED_BY}
+                if serving:
+                    from gpuforge.k8s.security import serving_namespace_labels
+
+                    labels.update(serving_namespace_labels())
                 if privileged:
                     # Operands mount host paths and load kernel modules.
                     labels["pod-security.kubernetes.io/enforce"] = "privileged"
@@ -359,7 +363,7 @@ class GpuPlatform(pulumi.ComponentResource):
             return [namespaces[namespace]]
 
         for namespace in sorted(set(args.serving_namespaces)):
-            ns(namespace)
+            self._serving_namespace(namespace, ns(namespace, serving=True))
 
         if args.uses_gpu_operator:
             self._release(
@@ -489,6 +493,14 @@ class GpuPlatform(pulumi.ComponentResource):
 
 
     # --- releases -----------------------------------------------------------------------
+    def _serving_namespace(self, namespace: str, deps: list[pulumi.Resource]) -> None:
+        """A serving namespace is locked down: default-deny ingress, no IMDS (k8s/security.py)."""
+        from gpuforge.k8s import security
+
+        security.default_deny_policy(
+            f"{self._name}-default-deny-{namespace}", namespace, pulumi.ResourceOptions(parent=self, depends_on=deps)
+        )
+
     def _release(
         self,
         release: str,

@@ -15,7 +15,20 @@ from gpuforge.sizing.versions import VLLM_VERSION
 
 # vllm-project publishes the OpenAI-compatible server as `vllm/vllm-openai:v<version>`
 # (Docker Hub); its ENTRYPOINT is ["vllm", "serve"].
-VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
+VLLM_IMAGE_TAG = f"vllm/vllm-openai:v{VLLM_VERSION}"
+# Digests by release, so a tag moved on Docker Hub cannot change what runs. Each is copied from
+# public files that pin it (never computed here: no registry is reachable); docs/security.md.
+# 0.19.0: the linux/amd64 image (every GPU instance type in the catalog is x86_64), as pinned by
+# two unrelated public GitHub files (search index ids 67212677147, "FP8 vLLM amd64 image
+# vllm/vllm-openai:v0.19.0@sha256:7a0f...", and 53757436524, a BuildKit script's
+# VLLM_BASE_IMAGE built with --opt platform=linux/amd64), read 2026-11-30.
+VLLM_IMAGE_DIGESTS = {
+    "0.19.0": "sha256:7a0f0fdd2771464b6976625c2b2d5dd46f566aa00fbc53eceab86ef50883da90",
+}
+# tag@digest: the tag says which release, the digest is what the kubelet pulls
+VLLM_IMAGE = (
+    f"{VLLM_IMAGE_TAG}@{VLLM_IMAGE_DIGESTS[VLLM_VERSION]}" if VLLM_VERSION in VLLM_IMAGE_DIGESTS else VLLM_IMAGE_TAG
+)
 
 
 @dataclass(frozen=True)

@@ -341,7 +341,8 @@ class StepModel:
         self.fixed = (g.step_ms * MS) * cpu + self.comm_fixed
         self.per_seq = (glob["v0_seq_us"] if layout.engine_v0 else glob["seq_us"]) * 1e-6
         self.fixed += (g.layer_us * self.n_layers + g.moe_layer_us * self.n_moe) * 1e-6
-        self.miss = math.log(1 - self.topk / self.experts) if self.w_expert else 0.0
+        # log P(a token misses an expert); top-k == experts hits every expert (log 0 = -inf)
+        self.miss = (math.log(1 - self.topk / self.experts) if self.topk < self.experts else -math.inf) if self.w_expert else 0.0
 
     def kv_read_bytes(self, context: float) -> float:
         return sum(n * b * (min(context, w) if w else context) for b, w, n in self.kv_layers)
