@@ -79,7 +79,11 @@ def _regions() -> dict[tuple[str, str], Region]:
 def _models() -> tuple[dict[str, CatalogModel], dict[str, CatalogModel]]:
     by_id: dict[str, CatalogModel] = {}
     by_key: dict[str, CatalogModel] = {}
-    for r in _load("models.json")["models"]:
+    rows = _load("models.json")["models"]
+    configs = {r["id"]: r["config"] for r in rows if "config" in r}
+    for r in rows:
+        if "config_from" in r:  # same architecture as another row, different checkpoint
+            r = {**r, "config": configs[r["config_from"]]}
         m = _build(CatalogModel, r)
         by_id[m.id] = m
         for key in (m.id, m.hf_id, *m.aliases):

@@ -112,6 +112,9 @@ class CatalogModel:
     revision: str | None = None
     aliases: tuple[str, ...] = ()  # pure renames of the same repo only (e.g. Meta-Llama-3.1 -> Llama-3.1)
     base: str | None = None  # catalog id of the 16-bit checkpoint this one was quantized from
+    # catalog id of a row whose config.json shapes this checkpoint shares (a base / instruct twin);
+    # the loader copies that row's config. The repo served is still this row's hf_id.
+    config_from: str | None = None
     download_bytes: int | None = None  # safetensors total_size of the repo, where known
     gated: bool = False
     license: str | None = None
