@@ -142,7 +142,8 @@ def serving_support_problem(vendor: str, gpu_name: str = "") -> str | None:
     )
 
 
-def _flag(args: Sequence[str], flag: str) -> str | None:
+def flag_value(args: Sequence[str], flag: str) -> str | None:
+    """The value following `flag` in an argv list (`--flag value` or `--flag=value`)."""
     for i, a in enumerate(args):
         if a == flag and i + 1 < len(args):
             return args[i + 1]
@@ -156,7 +157,7 @@ def multinode_problems(
 ) -> list[Problem]:
     """Layouts vLLM 0.19 refuses (or the image cannot run) for a replica of `nnodes` nodes."""
     out: list[Problem] = []
-    backend = _flag(engine_args, "--distributed-executor-backend")
+    backend = flag_value(engine_args, "--distributed-executor-backend")
     if backend == "ray" and not image_has_ray:
         out.append(
             Problem(
@@ -178,9 +179,9 @@ def multinode_problems(
         if any(a == flag or a.startswith(flag + "=") for a in engine_args):
             out.append(Problem("engine_args", f"{flag} is set by gpuforge per pod", f"remove {flag}"))
     try:
-        tp = int(_flag(engine_args, "--tensor-parallel-size") or 1)
-        pp = int(_flag(engine_args, "--pipeline-parallel-size") or 1)
-        dp = int(_flag(engine_args, "--data-parallel-size") or 1)
+        tp = int(flag_value(engine_args, "--tensor-parallel-size") or 1)
+        pp = int(flag_value(engine_args, "--pipeline-parallel-size") or 1)
+        dp = int(flag_value(engine_args, "--data-parallel-size") or 1)
     except ValueError:
         return out + [Problem("engine_args", "a parallel size is not an integer", "pass integers")]
     world = tp * pp * dp

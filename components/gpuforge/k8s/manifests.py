@@ -104,11 +104,3 @@ def promql_str(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def flag_value(args: list[str] | tuple[str, ...], flag: str) -> str | None:
-    """The value following `flag` in an argv list (`--flag value` or `--flag=value`)."""
-    for i, a in enumerate(args):
-        if a == flag and i + 1 < len(args):
-            return args[i + 1]
-        if a.startswith(flag + "="):
-            return a.split("=", 1)[1]
-    return None
