@@ -70,6 +70,16 @@ def _estimate(args: argparse.Namespace) -> int:
     quant = args.quantization
     if quant == "none" and model.checkpoint_precision not in ("bf16", "fp16"):
         quant = model.checkpoint_precision  # a quantized checkpoint loads as it ships
+    # The rules the planner applies (gpuforge.engine.vllm): estimate sizes no layout vLLM refuses.
+    from gpuforge.engine import vllm as engine
+
+    precision = quant if quant != "none" else ("fp16" if args.dtype == "float16" else model.checkpoint_precision)
+    _, broken = engine.resolve_layout(
+        model.arch, model.checkpoint_precision, model.arch.quantization_config, gpu, args.tp, args.pp, precision, args.kv_cache_dtype
+    )
+    if broken:
+        fix = "change --gpu, --quantization, --dtype, --kv-cache-dtype or --tp / --pp; `gpuforge plan` refuses this layout too"
+        raise SpecError("gpuforge estimate", [Problem("layout", f"vLLM {engine.VLLM_VERSION} refuses it: {b}", fix) for b in broken])
     inputs = MemoryInputs(
         tensor_parallel=args.tp,
         pipeline_parallel=args.pp,
