@@ -386,6 +386,9 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     replicas = max(1, gpus // (tp * pp))
     version = _version(pt)
     v0 = version is not None and version < (0, 8)
+    # async scheduling on by default from vLLM 0.14 (vllm-project/vllm#27614); the corpus has
+    # no 0.13 / 0.14 points, so the exact release does not change the replay
+    sync = version is not None and (0, 8) <= version < (0, 14)
     kv = "fp8" if "fp8" in str(pt.get("kv_cache_dtype") or "").lower() or "fp8-kv" in mid.lower() else "auto"
     ds = (w.get("dataset") or "") + " " + (pt.get("notes") or "")
     mml = re.search(r"max_model_len " + _NUM, w.get("dataset") or "")
@@ -445,7 +448,7 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
         rounds = (float(n_req) / float(conc)) if n_req else None
         work = Workload(round(I), round(O), concurrency=c, rounds=rounds if rounds else -1.0)
         regime, load = ("batch-1" if c == 1 else "closed"), float(c)
-    layout = Layout(gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp, quantization=wfmt, kv_cache_dtype=kv, compute_dtype=cdt, engine_v0=v0)
+    layout = Layout(gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp, quantization=wfmt, kv_cache_dtype=kv, compute_dtype=cdt, engine_v0=v0, engine_sync=sync)
     src = pt["source"].get("repo") or (pt["source"].get("url") or "").split("/")[2]
     return PerfCase(
         point_id=pt["point_id"], setup=pt["setup"], source=src, grade=pt.get("quality") or "C", model=model, layout=layout, workload=work,

@@ -31,6 +31,7 @@ group from the same file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -59,16 +60,21 @@ GLOBAL_PARAMS = (
     "qmfu_fp4",  # FP4 GEMM compute efficiency relative to the 16-bit one (of the FP4 peak)
     "qbw_int4",  # weight-streaming efficiency of 4-bit weight-only kernels (Marlin/AWQ) vs 16-bit
     "qbw_int4_moe",  # the same for 4-bit experts in Marlin's fused-MoE kernel
+    "qbw_fp8b_moe",  # the same for block-FP8 experts in the fused-MoE kernel
     "qbw_fp4",  # same for MXFP4 / NVFP4 MoE expert kernels (and MXFP4 checkpoints)
     "qbw_nvfp4",  # same for dense NVFP4 GEMMs (attention / dense MLP of NVFP4 checkpoints)
-    "kv_eff",  # paged KV-cache reads (decode attention) relative to weight streaming
+    "act_quant_us",  # per layer, quantizing activations for W8A8 / W4A4 GEMMs (FP8, NVFP4, INT8)
+    "kv_eff",  # paged KV-cache reads (decode attention): achieved fraction of peak bandwidth
     "qbw_int8",  # same for 8-bit integer kernels (W8A8 / W8A16)
     "moe_eff",  # fused-MoE grouped GEMM efficiency relative to dense GEMMs
+    "route_skew",  # router imbalance: the i-th most popular expert is chosen ~ i^-route_skew
     "ca2_closed",  # squared coefficient of variation of closed-loop arrivals at the prefill queue
     "v0_step",  # step-cost multiplier of the V0 engine (vLLM < 0.8)
     "request_ms",  # per-request API-server cost in TTFT (HTTP, tokenization, first detokenize)
     "seq_us",  # CPU cost per running sequence per step (scheduler, sampler, output processing)
     "v0_seq_us",  # the same in the V0 engine (vLLM < 0.8: Python scheduler and sampler per sequence)
+    "sync_step_ms",  # V1 without async scheduling: CPU time per step between GPU steps
+    "sync_seq_us",  # the same, per running sequence
     "v0_stream_us",  # V0 engine serving streamed requests: per sequence per step, its RequestOutput
     "closed_rounds",  # rounds of a closed-loop benchmark whose request count is not stated
 )
@@ -130,6 +136,7 @@ class Layout:
     # (bf16 for weight-only W8A16, fp4 for NVFP4 W4A4); None = derived.
     compute_dtype: str | None = None
     engine_v0: bool = False  # the pre-0.8 V0 engine (only for replaying old measurements)
+    engine_sync: bool = False  # V1 without async scheduling (vLLM < 0.14; replaying old measurements)
 
     @property
     def gpus(self) -> int:
@@ -218,16 +225,50 @@ def _peak_tflops(gpu: Gpu, dtype: str) -> float:
 
 
 def weight_stream_eff(quant: str, glob: dict[str, float], fp8_block: bool = False) -> float:
-    """How close a quantized kernel's weight streaming gets to a 16-bit GEMV's (1.0 = same)."""
+    """How close the fused-MoE kernel streaming a format's routed experts gets to a 16-bit
+    GEMV (1.0 = same): Marlin's fused MoE for 4-bit (fused_marlin_moe), the block-FP8 /
+    MXFP4 / NVFP4 grouped GEMMs (vllm/model_executor/layers/fused_moe/ at 0.19.0)."""
     if quant in ("int4-awq", "int4-gptq"):
-        return glob["qbw_int4"]
+        return glob["qbw_int4_moe"]
     if quant in ("mxfp4", "nvfp4"):
         return glob["qbw_fp4"]
     if quant == "int8":
         return glob["qbw_int8"]
     if quant == "fp8":
-        return glob["qbw_fp8b"] if fp8_block else glob["qbw_fp8"]
+        return glob["qbw_fp8b_moe"] if fp8_block else glob["qbw_fp8"]
     return 1.0
+
+
+def dense_stream_eff(quant: str, glob: dict[str, float], fp8_block: bool = False) -> float:
+    """The same for a format's dense GEMMs (attention, shared experts, dense MLPs). MXFP4
+    checkpoints quantize only the experts (gpt-oss: the attention stays 16-bit)."""
+    if quant in ("int4-awq", "int4-gptq"):
+        return glob["qbw_int4"]
+    if quant == "nvfp4":
+        return glob["qbw_nvfp4"]
+    if quant == "mxfp4":
+        return 1.0
+    if quant == "fp8" and fp8_block:
+        return glob["qbw_fp8b"]
+    return weight_stream_eff(quant, glob, fp8_block)
+
+
+def attention_unquantized(arch) -> bool:
+    """True when the checkpoint's quantization_config keeps the attention projections out of
+    quantization (`ignore` / `exclude_modules` / `modules_to_not_convert` naming self_attn),
+    as NVIDIA's ModelOpt NVFP4 repos do (e.g. nvidia/Kimi-K2.5-NVFP4: "ignore": [...
+    "model.layers.0.self_attn*", ...]); vLLM then loads those layers unquantized."""
+    cache = arch.__dict__
+    if "_perf_attn16" not in cache:
+        q = arch.quantization_config or {}
+        names: list[str] = []
+        for src in (q, q.get("quantization") if isinstance(q.get("quantization"), dict) else {}):
+            for key in ("ignore", "exclude_modules", "modules_to_not_convert"):
+                v = src.get(key) if isinstance(src, dict) else None
+                if isinstance(v, list):
+                    names += [str(x) for x in v]
+        cache["_perf_attn16"] = any("self_attn" in n for n in names)
+    return bool(cache["_perf_attn16"])
 
 
 def fp8_block_scaled(model, layout: Layout) -> bool:
@@ -287,6 +328,26 @@ def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, flo
     return alpha, max(0.0, beta)
 
 
+@lru_cache(maxsize=256)
+def _expert_popularity(experts: int, topk: int, skew: float, groups: int = 12) -> tuple[tuple[float, float], ...]:
+    """Routers do not spread tokens evenly: expert i (by popularity rank) is chosen with a
+    probability ~ i^-skew (skew 0 = uniform). Returns (share of the experts, log P(a token
+    misses one of them)) for `groups` rank ranges, so that the fraction of experts a step of
+    n tokens touches is 1 - sum(share * exp(log_miss * n))."""
+    if topk >= experts:
+        return ((1.0, -math.inf),)
+    w = [(i + 1) ** -skew for i in range(experts)]
+    total = sum(w)
+    p = [min(1.0 - 1e-9, topk * x / total) for x in w]
+    out = []
+    edges = sorted({min(experts, round(experts ** (j / groups))) for j in range(groups + 1)} | {0})
+    for a, b in itertools.pairwise(edges):
+        if b > a:
+            pm = sum(p[a:b]) / (b - a)
+            out.append(((b - a) / experts, math.log(1 - pm)))
+    return tuple(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # one engine step
 
@@ -313,16 +374,19 @@ class StepModel:
         self.experts, self.topk = arch.num_experts, arch.experts_per_token
         bw = gpu.memory_bandwidth_gbs * 1e9 * g.mbu
         block = fp8_block_scaled(model, layout)
-        qeff = weight_stream_eff(layout.quantization, glob, block)
-        self.inv_bw_w = 1 / (bw * qeff)
-        # NVFP4 checkpoints: the dense layers run NVFP4 GEMMs, the experts fused-MoE kernels
-        self.inv_bw_dense = 1 / (bw * glob["qbw_nvfp4"]) if layout.quantization == "nvfp4" else self.inv_bw_w
-        if layout.quantization in ("int4-awq", "int4-gptq"):
-            # 4-bit experts run Marlin's fused-MoE kernel (fused_marlin_moe), the dense layers
-            # its GEMM (vllm/model_executor/layers/quantization/awq_marlin.py, gptq_marlin.py
-            # and compressed_tensors_moe.py at 0.19.0): two kernels, two efficiencies
-            self.inv_bw_w = 1 / (bw * glob["qbw_int4_moe"])
+        # dense layers (attention, shared experts, dense MLPs) stream through the format's GEMM,
+        # routed experts through its fused-MoE kernel: two kernels, two efficiencies
+        self.inv_bw_dense = 1 / (bw * dense_stream_eff(layout.quantization, glob, block))
+        self.inv_bw_w = 1 / (bw * weight_stream_eff(layout.quantization, glob, block))
         self.inv_bw_kv = 1 / bw
+        self.dense_s = self.w_dense * self.inv_bw_dense  # seconds to stream the dense layers
+        if layout.quantization not in ("none", "mxfp4") and attention_unquantized(arch):
+            # the checkpoint leaves attention in 16 bits (ModelOpt NVFP4 repos `ignore` every
+            # self_attn): those bytes stream at the 16-bit GEMM's rate, not the format's
+            attn = arch.attention_params_per_layer() * arch.num_layers / tp
+            q_bytes = memory.weights_gib_total * (1 << 30) / max(1, arch.params_total)
+            self.w_dense += attn * max(0.0, 2 - q_bytes)
+            self.dense_s = (self.w_dense - 2 * attn) * self.inv_bw_dense + 2 * attn / bw
         cd = compute_dtype(layout)
         peak = _peak_tflops(gpu, cd) * 1e12 * g.mfu * {"fp8": glob["qmfu_fp8b" if block else "qmfu_fp8"], "fp4": glob["qmfu_fp4"]}.get(cd, 1.0)
         self.active = model.params_active
@@ -341,7 +405,8 @@ class StepModel:
             self.attn_dim = arch.num_heads * arch.head_dim
         attn_peak = gpu.bf16_tflops * 1e12 * g.mfu
         # decode: KV bytes read per sequence = kv_full * context + sum(kv_w * min(context, w))
-        kv_bw = bw * glob["kv_eff"]
+        # the attention kernels' own achieved fraction of the datasheet bandwidth (not the GEMVs')
+        kv_bw = gpu.memory_bandwidth_gbs * 1e9 * glob["kv_eff"]
         self.kv_full = sum(n * b for b, w, n in self.kv_layers if not w) / kv_bw
         self.kv_win = [(n * b / kv_bw, w) for b, w, n in self.kv_layers if w]
         # prefill attention: 4 x tokens x span x heads x head_dim FLOPs per layer (causal)
@@ -379,9 +444,27 @@ class StepModel:
             # RequestOutputKind.FINAL_ONLY, as V0 releases did). V1 does that work in the API
             # server process, beside the engine (vllm/v1/engine/output_processor.py).
             self.per_seq += glob["v0_stream_us"] * 1e-6
+        if layout.engine_sync and not layout.engine_v0:
+            # V1 before async scheduling was on by default (vllm-project/vllm#27614, the last
+            # item of the async-scheduling plan #27679; on in 0.19.0: vllm/config/vllm.py:755-788)
+            # schedules step N+1 and prepares its inputs only after step N returns, so that CPU
+            # work sits between GPU steps instead of overlapping them
+            self.fixed += glob["sync_step_ms"] * MS
+            self.per_seq += glob["sync_seq_us"] * 1e-6
         self.fixed += (g.layer_us * self.n_layers + g.moe_layer_us * self.n_moe) * 1e-6
+        if cd in ("fp8", "fp4", "int8"):
+            # W8A8 / W4A4 GEMMs quantize their input activations first: one more kernel per
+            # linear layer (vllm/model_executor/layers/quantization/utils/fp8_utils.py
+            # per_token_group_quant_fp8, scaled_fp8_quant; nvfp4 scaled_fp4_quant)
+            self.fixed += glob["act_quant_us"] * 1e-6 * self.n_layers
         # log P(a token misses an expert); top-k == experts hits every expert (log 0 = -inf)
         self.miss = (math.log(1 - self.topk / self.experts) if self.topk < self.experts else -math.inf) if self.w_expert else 0.0
+        self.routes = _expert_popularity(self.experts, self.topk, glob["route_skew"]) if self.w_expert else ()
+
+    def touched(self, tokens: float) -> float:
+        """Expected fraction of the routed experts a step of `tokens` tokens touches."""
+        n = tokens if tokens > 1 else 1.0
+        return 1.0 - sum(share * math.exp(lm * n) for share, lm in self.routes)
 
     def kv_read_bytes(self, context: float) -> float:
         return sum(n * b * (min(context, w) if w else context) for b, w, n in self.kv_layers)
@@ -390,16 +473,15 @@ class StepModel:
         """Bytes of weights a step of `tokens` tokens streams (MoE: only the touched experts)."""
         if not self.w_expert:
             return self.w_dense
-        touched = 1 - math.exp(self.miss * max(1.0, tokens))
-        return self.w_dense + self.w_expert * touched
+        return self.w_dense + self.w_expert * self.touched(tokens)
 
     def step_s(self, decode: float, context: float, prefill: float = 0.0, span: float = 0.0) -> float:
         """One step: `decode` sequences at mean `context`, plus `prefill` prompt tokens that
         attend to `span` earlier tokens on average."""
         tokens = decode + prefill
-        lin = self.w_dense * self.inv_bw_dense
+        lin = self.dense_s
         if self.w_expert:
-            lin += self.w_expert * (1 - math.exp(self.miss * (tokens if tokens > 1 else 1.0))) * self.inv_bw_w
+            lin += self.w_expert * self.touched(tokens) * self.inv_bw_w
         cmp = tokens * self.lin_s_per_tok
         t = (lin if lin > cmp else cmp) + self.fixed + tokens * self.comm_per_tok + decode * self.per_seq
         if decode:
@@ -415,7 +497,7 @@ class StepModel:
         return t
 
     def bound(self, decode: float) -> str:
-        stream = self.w_dense * self.inv_bw_dense + (self.weights_read(decode) - self.w_dense) * self.inv_bw_w
+        stream = self.dense_s + (self.weights_read(decode) - self.w_dense) * self.inv_bw_w
         return "compute" if decode * self.lin_s_per_tok > stream else "memory-bandwidth"
 
 
