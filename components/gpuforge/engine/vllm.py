@@ -337,8 +337,10 @@ _GROUP_NAMES = {
 }
 
 
-def _ignore_list(q: dict[str, Any], method: str) -> list[str]:
-    inner = q.get("quantization") if isinstance(q.get("quantization"), dict) else {}
+def _ignore_list(q: dict[str, Any]) -> list[str]:
+    """The modules a quantization config keeps unquantized, under the key its method uses."""
+    raw = q.get("quantization")
+    inner: dict[str, Any] = raw if isinstance(raw, dict) else {}
     for key in ("ignore", "modules_to_not_convert", "ignored_layers", "exclude_modules"):
         for src in (q, inner):
             v = src.get(key)
@@ -352,6 +354,7 @@ def _skipped(name: str, entries: list[str], method: str) -> bool:
 
     Exact names for every method (utils/quant_utils.py:437-491 is_layer_skipped), with the
     experts rule (an "experts" entry that contains the layer's experts prefix, :479-486);
+    AWQ matches substrings (awq.py:99-104, awq_marlin.py:263-268 skip_with_substr=True);
     compressed-tensors also takes `re:` regexes (compressed_tensors/utils.py:153-171);
     ModelOpt also substrings and fnmatch wildcards (modelopt.py:145-180).
     """
@@ -366,6 +369,8 @@ def _skipped(name: str, entries: list[str], method: str) -> bool:
         if method == "compressed-tensors" and e.startswith("re:") and re.match(e[3:], name):
             return True
         if method.startswith("modelopt") and (e in name or fnmatch(name, e)):
+            return True
+        if method in ("awq", "awq_marlin") and e in name:
             return True
     return False
 
@@ -390,7 +395,7 @@ def unquantized_linear_groups(quantization_config: dict[str, Any] | None, num_la
         return {}
     if method == "mxfp4":
         return {}
-    entries = _ignore_list(q, method)
+    entries = _ignore_list(q)
     if not entries:
         return {}
     import re
