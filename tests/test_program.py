@@ -121,6 +121,28 @@ def test_aws_stack_loads_no_azure_sdk():
     assert "pulumi_aws" in loaded and "pulumi_azure_native" not in loaded
 
 
+def test_a_program_run_is_not_poisoned_by_mocks_left_on_a_closed_loop():
+    """An earlier run whose loop closed before its root Stack registered (a failed or aborted
+    test) left Pulumi's root resource and pending outputs behind: the next program run hung or
+    failed with "Event loop is closed" (the flaky first run of this module). Run in a child
+    process so that, broken, it fails on the timeout instead of hanging the suite."""
+    code = (
+        "import asyncio\n"
+        "from gpuforge.testing import Recorder\n"
+        "from gpuforge.preview import read_stack_config, stack_file, run_program\n"
+        "loop = asyncio.new_event_loop(); asyncio.set_event_loop(loop)\n"
+        "Recorder().install()\n"
+        "loop.close(); asyncio.set_event_loop(None)\n"
+        f"c, s = read_stack_config(stack_file('aws-chat-small', {str(REPO / 'stacks')!r}))\n"
+        "rec, errors = run_program(c, s, 'aws-chat-small')\n"
+        "assert not errors, errors\n"
+        "assert any(r.type == 'aws:eks/cluster:Cluster' for r in rec.resources)\n"
+        "print('ok', len(rec.resources))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok"), proc.stderr[-2000:]
+
+
 def test_example_program_runs_under_mocks(pulumi_mocks):
     import runpy
 

@@ -101,6 +101,19 @@ class Recorder(pulumi.runtime.Mocks):
         return monitor
 
     def install(self, project: str = "gpuforge", stack: str = "test") -> None:
+        """Install these mocks on the current event loop, with a root Stack of their own.
+
+        `set_mocks` creates a root Stack only when none is set (pulumi/runtime/mocks.py,
+        `if get_root_resource() is None`), so a second install in one process would parent
+        every resource to the previous run's Stack, whose registration futures belong to that
+        run's (closed) event loop: the program then hangs or fails with "Event loop is closed"
+        / "attached to a different loop". Clearing the root first gives each run its own.
+        Likewise `configure()` replaces the settings' RPC manager but keeps the very same
+        `SETTINGS.outputs` set (pulumi 3.x runtime/settings.py), so an Output still pending on a
+        closed loop would make `wait_for_rpcs` wait for it forever: it is emptied too.
+        """
+        pulumi.runtime.settings.ROOT.set(None)
+        pulumi.runtime.settings.SETTINGS.outputs.clear()
         pulumi.runtime.set_mocks(self, project=project, stack=stack, preview=False, monitor=self.monitor())
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
