@@ -7,13 +7,21 @@ per step as Poisson (random arrivals) and takes the quantile of the step time ov
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 from gpuforge import catalog
 from gpuforge.sizing.memory import MemoryInputs, estimate_memory
 from gpuforge.sizing.models import resolve
-from gpuforge.sizing.performance import Layout, StepModel, Workload, _poisson_quantile, load_params, predict
+from gpuforge.sizing.performance import (
+    Layout,
+    StepModel,
+    Workload,
+    _poisson_quantile,
+    load_params,
+    predict,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,5 +81,5 @@ def test_several_prompt_chunks_per_step_make_the_tail_longer_than_one_chunk():
 def test_p95_grows_with_the_request_rate():
     rates = [0.2, 1, 2, 4, 8, 16]
     tails = [run(I=1024, O=256, rate=r).itl_p95_ms for r in rates]
-    assert all(b >= a - 1e-9 for a, b in zip(tails, tails[1:])), tails
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(tails)), tails
     assert tails[-1] > tails[0] * 1.2, tails
