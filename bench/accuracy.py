@@ -172,7 +172,8 @@ def perf_section() -> list[str]:
     lines += ["Turing has no measurements in the corpus: its row keeps the priors.", ""]
     reasons: dict[str, int] = {}
     for s_ in skipped:
-        reasons[s_["reason"]] = reasons.get(s_["reason"], 0) + 1
+        why = " ".join(s_["reason"].split())  # one table row: messages may span lines
+        reasons[why] = reasons.get(why, 0) + 1
     lines += ["### Points not restated, and why", "", "| reason | points |", "|---|---|", *[f"| {k} | {v} |" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])], ""]
     return lines
 

@@ -60,12 +60,12 @@ EXTRA = REPO / "bench" / "data" / "extra_points.jsonl"
 # (log-normal, sigma in log units). Efficiencies are bounded by 1.
 PRIOR_GEN = {"mbu": (0.8, 0.5), "mfu": (0.5, 0.7), "step_ms": (1.0, 1.5), "layer_us": (10.0, 1.5), "moe_layer_us": (40.0, 1.5)}
 PRIOR_GLOBAL = {
-    "tp_sync_us": (10.0, 1.0), "qbw_nvfp4": (0.4, 0.5), "kv_eff": (0.7, 0.7), "qbw_fp8": (0.85, 0.4), "qmfu_fp8": (0.7, 0.4), "qmfu_fp4": (0.6, 0.4),
+    "tp_sync_us": (10.0, 1.0), "qbw_nvfp4": (0.4, 0.5), "kv_eff": (0.7, 0.7), "qbw_fp8": (0.85, 0.4), "qmfu_fp8": (0.7, 0.4), "qmfu_fp4": (0.6, 0.4), "qbw_fp8b": (0.5, 0.5), "qmfu_fp8b": (0.6, 0.4), "qbw_int4_moe": (0.6, 0.5),
     "ar_nvlink_us": (8.0, 1.0), "ar_pcie_us": (30.0, 1.0), "pcie_eff": (0.5, 0.7), "qbw_int4": (0.8, 0.5), "qbw_fp4": (0.8, 0.5),
     "qbw_int8": (0.9, 0.5), "moe_eff": (0.5, 0.7), "ca2_closed": (1.0, 1.0), "v0_step": (1.5, 0.7), "request_ms": (10.0, 1.0),
-    "seq_us": (20.0, 1.5), "v0_seq_us": (60.0, 1.5), "closed_rounds": (10.0, 1.0),
+    "seq_us": (20.0, 1.5), "v0_seq_us": (60.0, 1.5), "v0_stream_us": (60.0, 1.5), "closed_rounds": (10.0, 1.0),
 }
-UPPER_ONE = {"mbu", "mfu", "pcie_eff", "qbw_int4", "qbw_fp4", "qbw_nvfp4", "qbw_int8", "qbw_fp8", "qmfu_fp8", "qmfu_fp4", "moe_eff", "kv_eff"}
+UPPER_ONE = {"mbu", "mfu", "pcie_eff", "qbw_int4", "qbw_fp4", "qbw_nvfp4", "qbw_int8", "qbw_fp8", "qmfu_fp8", "qmfu_fp4", "qbw_fp8b", "qmfu_fp8b", "qbw_int4_moe", "moe_eff", "kv_eff"}
 KERNEL_GEN = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
 KERNEL_SIGMA = 0.25
 
@@ -84,7 +84,7 @@ def kernel_priors() -> dict[tuple[str, str], tuple[float, float]]:
             continue
         acc[(gen, "mbu")].append(bf["bandwidth_eff"])
         acc[(gen, "mfu")].append(bf["compute_eff"])
-        for d, bw_key, cmp_key in (("fp8", "qbw_fp8", "qmfu_fp8"), ("nvfp4", "qbw_nvfp4", "qmfu_fp4")):
+        for d, bw_key, cmp_key in (("fp8", "qbw_fp8", "qmfu_fp8"), ("fp8_block", "qbw_fp8b", "qmfu_fp8b"), ("nvfp4", "qbw_nvfp4", "qmfu_fp4")):
             q = gemm.get(d) or {}
             if q.get("bandwidth_eff"):
                 acc[("global", bw_key)].append(q["bandwidth_eff"] / bf["bandwidth_eff"])
@@ -282,7 +282,7 @@ def main() -> int:
     ap.add_argument("--nfev", type=int, default=200, help="fit iterations (0: keep the shipped parameters, re-run CV and report)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--fold-nfev", type=int, default=12)
-    ap.add_argument("--exact", type=int, default=0, help="also refit this many of the largest setups exactly")
+    ap.add_argument("--exact", type=int, default=4, help="also refit this many of the largest setups exactly (checks the one-step CV)")
     ap.add_argument("--verbose", type=int, default=0)
     args = ap.parse_args()
     t0 = time.time()

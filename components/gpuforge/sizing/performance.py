@@ -54,8 +54,11 @@ GLOBAL_PARAMS = (
     "pcie_eff",  # achieved fraction of PCIe bandwidth for all-reduce payloads (no kernel table)
     "qbw_fp8",  # weight-streaming efficiency of FP8 GEMM kernels relative to 16-bit ones
     "qmfu_fp8",  # FP8 GEMM compute efficiency relative to the 16-bit one (of the FP8 peak)
+    "qbw_fp8b",  # the same for block-scaled FP8 checkpoints (weight_block_size, e.g. 128x128)
+    "qmfu_fp8b",  # block-scaled FP8 GEMM compute efficiency relative to the 16-bit one
     "qmfu_fp4",  # FP4 GEMM compute efficiency relative to the 16-bit one (of the FP4 peak)
     "qbw_int4",  # weight-streaming efficiency of 4-bit weight-only kernels (Marlin/AWQ) vs 16-bit
+    "qbw_int4_moe",  # the same for 4-bit experts in Marlin's fused-MoE kernel
     "qbw_fp4",  # same for MXFP4 / NVFP4 MoE expert kernels (and MXFP4 checkpoints)
     "qbw_nvfp4",  # same for dense NVFP4 GEMMs (attention / dense MLP of NVFP4 checkpoints)
     "kv_eff",  # paged KV-cache reads (decode attention) relative to weight streaming
@@ -66,6 +69,7 @@ GLOBAL_PARAMS = (
     "request_ms",  # per-request API-server cost in TTFT (HTTP, tokenization, first detokenize)
     "seq_us",  # CPU cost per running sequence per step (scheduler, sampler, output processing)
     "v0_seq_us",  # the same in the V0 engine (vLLM < 0.8: Python scheduler and sampler per sequence)
+    "v0_stream_us",  # V0 engine serving streamed requests: per sequence per step, its RequestOutput
     "closed_rounds",  # rounds of a closed-loop benchmark whose request count is not stated
 )
 
@@ -216,7 +220,7 @@ def _peak_tflops(gpu: Gpu, dtype: str) -> float:
     return gpu.bf16_tflops
 
 
-def weight_stream_eff(quant: str, glob: dict[str, float]) -> float:
+def weight_stream_eff(quant: str, glob: dict[str, float], fp8_block: bool = False) -> float:
     """How close a quantized kernel's weight streaming gets to a 16-bit GEMV's (1.0 = same)."""
     if quant in ("int4-awq", "int4-gptq"):
         return glob["qbw_int4"]
@@ -225,8 +229,30 @@ def weight_stream_eff(quant: str, glob: dict[str, float]) -> float:
     if quant == "int8":
         return glob["qbw_int8"]
     if quant == "fp8":
-        return glob["qbw_fp8"]
+        return glob["qbw_fp8b"] if fp8_block else glob["qbw_fp8"]
     return 1.0
+
+
+def fp8_block_scaled(model, layout: Layout) -> bool:
+    """True when FP8 weights come from a block-scaled checkpoint (`weight_block_size` in its
+    quantization_config, e.g. DeepSeek / Qwen3 / MiniMax FP8 repos): vLLM runs them with its
+    block-FP8 GEMM and fused-MoE kernels (vllm/model_executor/layers/quantization/fp8.py:287-288
+    at 0.19.0, Fp8LinearMethod: `self.block_quant = self.weight_block_size is not None`), which
+    AIConfigurator's kernel tables measure apart from per-tensor FP8 (data/kernel_tables.json
+    `fp8_block`). FP8 quantized at load time (--quantization fp8 on a 16-bit checkpoint) and
+    per-tensor / per-channel FP8 checkpoints are not block-scaled."""
+    if layout.quantization != "fp8":
+        return False
+    cache = model.arch.__dict__  # frozen data: cache the answer on it (as model_family does)
+    if "_perf_fp8_block" not in cache:
+        from gpuforge.engine.vllm import UnsupportedQuantization, quantization_scheme
+
+        try:
+            scheme = quantization_scheme(model.arch.quantization_config)
+        except UnsupportedQuantization:
+            scheme = None
+        cache["_perf_fp8_block"] = bool(scheme is not None and scheme.precision == "fp8" and scheme.weight_block)
+    return bool(cache["_perf_fp8_block"])
 
 
 # GPUs whose vLLM all-reduce kernels AIConfigurator measured (data/kernel_tables.json);
@@ -271,7 +297,7 @@ def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, flo
 class StepModel:
     """Cost of one engine step of one replica (seconds)."""
 
-    def __init__(self, model, layout: Layout, memory: MemoryEstimate, params: PerfParams | None = None):
+    def __init__(self, model, layout: Layout, memory: MemoryEstimate, params: PerfParams | None = None, streaming: bool = True):
         params = params or load_params()
         arch = model.arch
         gpu = layout.gpu
@@ -289,13 +315,19 @@ class StepModel:
         self.w_dense = w_rank - self.w_expert
         self.experts, self.topk = arch.num_experts, arch.experts_per_token
         bw = gpu.memory_bandwidth_gbs * 1e9 * g.mbu
-        qeff = weight_stream_eff(layout.quantization, glob)
+        block = fp8_block_scaled(model, layout)
+        qeff = weight_stream_eff(layout.quantization, glob, block)
         self.inv_bw_w = 1 / (bw * qeff)
         # NVFP4 checkpoints: the dense layers run NVFP4 GEMMs, the experts fused-MoE kernels
         self.inv_bw_dense = 1 / (bw * glob["qbw_nvfp4"]) if layout.quantization == "nvfp4" else self.inv_bw_w
+        if layout.quantization in ("int4-awq", "int4-gptq"):
+            # 4-bit experts run Marlin's fused-MoE kernel (fused_marlin_moe), the dense layers
+            # its GEMM (vllm/model_executor/layers/quantization/awq_marlin.py, gptq_marlin.py
+            # and compressed_tensors_moe.py at 0.19.0): two kernels, two efficiencies
+            self.inv_bw_w = 1 / (bw * glob["qbw_int4_moe"])
         self.inv_bw_kv = 1 / bw
         cd = compute_dtype(layout)
-        peak = _peak_tflops(gpu, cd) * 1e12 * g.mfu * {"fp8": glob["qmfu_fp8"], "fp4": glob["qmfu_fp4"]}.get(cd, 1.0)
+        peak = _peak_tflops(gpu, cd) * 1e12 * g.mfu * {"fp8": glob["qmfu_fp8b" if block else "qmfu_fp8"], "fp4": glob["qmfu_fp4"]}.get(cd, 1.0)
         self.active = model.params_active
         active_expert = arch.expert_params * arch.experts_per_token / arch.num_experts if arch.is_moe else 0.0
         dense_active = self.active - active_expert
@@ -343,6 +375,13 @@ class StepModel:
         cpu = glob["v0_step"] if layout.engine_v0 else 1.0
         self.fixed = (g.step_ms * MS) * cpu + self.comm_fixed
         self.per_seq = (glob["v0_seq_us"] if layout.engine_v0 else glob["seq_us"]) * 1e-6
+        if layout.engine_v0 and streaming:
+            # V0 serving streamed requests builds and ships every running sequence's
+            # RequestOutput each step, inside the engine loop; offline LLM.generate asks only
+            # for the final output (vllm/entrypoints/llm.py:1977 at 0.19.0 sets
+            # RequestOutputKind.FINAL_ONLY, as V0 releases did). V1 does that work in the API
+            # server process, beside the engine (vllm/v1/engine/output_processor.py).
+            self.per_seq += glob["v0_stream_us"] * 1e-6
         self.fixed += (g.layer_us * self.n_layers + g.moe_layer_us * self.n_moe) * 1e-6
         # log P(a token misses an expert); top-k == experts hits every expert (log 0 = -inf)
         self.miss = (math.log(1 - self.topk / self.experts) if self.topk < self.experts else -math.inf) if self.w_expert else 0.0
@@ -472,7 +511,7 @@ def _itl_tail(sm: StepModel, b: float, ctx: float, prompt: int, budget: int, pro
 def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, params: PerfParams | None = None) -> Performance:
     """Predict TTFT, ITL (mean and p95) and throughput of one replica under the workload."""
     params = params or load_params()
-    sm = StepModel(model, layout, memory, params)
+    sm = StepModel(model, layout, memory, params, streaming=not workload.burst)
     glob = params.glob
     I, O = max(1, workload.input_tokens), max(1, workload.output_tokens)
     budget = max(1, memory.max_num_batched_tokens)
@@ -529,12 +568,20 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
     else:
         rate = workload.request_rate
         users = workload.concurrency or 1
+        # steady state: each step carries the b decode tokens and the prompts of the b / O
+        # requests that replace finished ones (b x I / O tokens), within the token budget;
+        # a larger running batch would admit prompts slower than requests finish (V1
+        # schedules running requests first, waiting prompts in the budget left over:
+        # vllm/v1/core/sched/scheduler.py Scheduler.schedule), so it shrinks to this
+        held = min(float(capacity), max(1.0, budget * O / (I + O)))
+        if held < capacity:
+            slot_reason = "token-budget"
         ca2 = 1.0 if rate else glob["ca2_closed"]
         if rate:
             # open loop: the decoding batch b that completes `rate` requests a second (Little)
-            b = min(float(capacity), max(1e-3, rate * O * sm.step_s(1, ctx)))
+            b = min(held, max(1e-3, rate * O * sm.step_s(1, ctx)))
             for _ in range(30):
-                nb = min(float(capacity), rate * O * steady(b)[0])
+                nb = min(held, rate * O * steady(b)[0])
                 if abs(nb - b) < 1e-3 * b:
                     b = nb
                     break
@@ -543,16 +590,16 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
             if workload.num_requests and rate * O * steady(b)[0] > b * 1.001:
                 # overloaded finite run of n requests: vLLM admits prompts while slots last,
                 # so over the run the batch holds about half of the requests
-                b = max(b, min(float(capacity), workload.num_requests / 2))
+                b = max(b, min(held, workload.num_requests / 2))
         else:
             # closed loop: users split between decoding (b) and waiting for / in their prefill
-            b = float(min(users, capacity))
+            b = min(float(users), held)
             for _ in range(40):
                 step, own, per_tok = steady(b)
                 lam = b / (O * step)
                 rho = min(0.999, lam * I * per_tok)
                 ttft = 0.5 * step + own + ca2 / 2 * rho / (1 - rho) * own + request
-                nb = min(float(capacity), users * O * step / (ttft + O * step))
+                nb = min(held, users * O * step / (ttft + O * step))
                 if abs(nb - b) < 1e-4 * max(1.0, b):
                     b = nb
                     break
