@@ -439,19 +439,8 @@ def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
         mem, perf, max_model_len, seqs, per_replica, need,
         kv_short=mem.kv_cache_tokens < need,
         ttft_over=perf.ttft_p95_ms > spec.sla.ttft_p95_ms * keep,
-        itl_over=itl_p95_ms(perf) > spec.sla.itl_limit_ms() * keep,
+        itl_over=perf.itl_p95_ms > spec.sla.itl_limit_ms() * keep,
     )
-
-
-def itl_p95_ms(perf: Performance) -> float:
-    """The ITL p95 the plan reports and checks: never below the mean ITL.
-
-    A percentile of per-token latency whose mean includes prompt-chunk stalls cannot honestly
-    sit below that mean for the SLA's purpose: the performance model's two-point (plain step /
-    stalled step) distribution puts the 95th percentile on the plain step whenever fewer than
-    5% of steps stall, which hides the stalls the mean already counts.
-    """
-    return max(perf.itl_p95_ms, perf.itl_ms)
 
 
 def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evaluation:
@@ -534,7 +523,7 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
             reasons.append(f"TTFT p95 {_ms(perf.ttft_p95_ms)} > {spec.sla.ttft_p95_ms * keep:,.0f} ms (SLA {spec.sla.ttft_p95_ms:g} ms less {spec.sla.headroom:.0%} headroom)")
             kinds.add("ttft")
         if sized.itl_over:
-            reasons.append(f"ITL p95 {_ms(itl_p95_ms(perf))} > {spec.sla.itl_limit_ms() * keep:,.1f} ms (SLA {spec.sla.itl_limit_ms():g} ms less {spec.sla.headroom:.0%} headroom)")
+            reasons.append(f"ITL p95 {_ms(perf.itl_p95_ms)} > {spec.sla.itl_limit_ms() * keep:,.1f} ms (SLA {spec.sla.itl_limit_ms():g} ms less {spec.sla.headroom:.0%} headroom)")
             kinds.add("itl")
     # budget
     if spec.budget.max_monthly_usd is not None and price is not None and ev.cost_per_month > spec.budget.max_monthly_usd:
@@ -838,7 +827,7 @@ def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = 
         **pricing_summary(ev, model),
         "predicted": {
             "ttft_p95_ms": round(perf.ttft_p95_ms, 1) if perf else None,
-            "itl_p95_ms": round(itl_p95_ms(perf), 2) if perf else None,
+            "itl_p95_ms": round(perf.itl_p95_ms, 2) if perf else None,
             "ttft_ms": round(perf.ttft_ms, 1) if perf else None,
             "itl_ms": round(perf.itl_ms, 2) if perf else None,
             "output_tokens_per_s": round(tokens_per_s, 1),
@@ -889,8 +878,8 @@ def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = 
         out["margins"] = {
             "ttft_p95_ms": round(sla_t - perf.ttft_p95_ms, 1),
             "ttft_p95_pct": round((sla_t - perf.ttft_p95_ms) / sla_t * 100, 1),
-            "itl_p95_ms": round(sla_i - itl_p95_ms(perf), 2),
-            "itl_p95_pct": round((sla_i - itl_p95_ms(perf)) / sla_i * 100, 1),
+            "itl_p95_ms": round(sla_i - perf.itl_p95_ms, 2),
+            "itl_p95_pct": round((sla_i - perf.itl_p95_ms) / sla_i * 100, 1),
         }
     return out
 
