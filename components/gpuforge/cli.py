@@ -74,7 +74,7 @@ def _estimate(args: argparse.Namespace) -> int:
     from gpuforge.engine import vllm as engine
 
     precision = quant if quant != "none" else ("fp16" if args.dtype == "float16" else model.checkpoint_precision)
-    _, broken = engine.resolve_layout(
+    engine_layout, broken = engine.resolve_layout(
         model.arch, model.checkpoint_precision, model.arch.quantization_config, gpu, args.tp, args.pp, precision, args.kv_cache_dtype
     )
     if broken:
@@ -106,7 +106,8 @@ def _estimate(args: argparse.Namespace) -> int:
     if args.input_tokens or args.output_tokens or args.concurrency or args.request_rate:
         from gpuforge.sizing.performance import Layout, Workload, predict
 
-        layout = Layout(gpu=gpu, tensor_parallel=args.tp, pipeline_parallel=args.pp, quantization=quant, kv_cache_dtype=args.kv_cache_dtype, dtype=args.dtype)
+        layout = Layout(gpu=gpu, tensor_parallel=args.tp, pipeline_parallel=args.pp, quantization=quant, kv_cache_dtype=args.kv_cache_dtype, dtype=args.dtype,
+                        compute_dtype=engine_layout.gemm_dtype if engine_layout is not None else None)
         workload = Workload(
             input_tokens=args.input_tokens or 1024,
             output_tokens=args.output_tokens or 256,

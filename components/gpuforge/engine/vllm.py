@@ -125,6 +125,9 @@ class QuantScheme:
     weight_block: tuple[int, int] | None = None  # FP8 block (n, k) the checkpoint was quantized with
     deprecated: bool = False  # in DEPRECATED_QUANTIZATION_METHODS: needs --allow-deprecated-quantization
     online: bool = False  # vLLM quantizes a 16-bit checkpoint at load time (--quantization is passed)
+    #: what the GEMMs multiply where the native kernel runs: "fp8" / "int8" / "fp4" tensor-core
+    #: inputs, or "bf16" for weight-only kernels (weights dequantized to 16-bit activations)
+    gemm_inputs: str = "bf16"
 
     def runs_on(self, capability: int) -> bool:
         return capability >= self.min_capability
@@ -132,6 +135,11 @@ class QuantScheme:
     def weight_only_on(self, capability: int) -> bool:
         """True where vLLM falls back to a weight-only kernel (16-bit activations)."""
         return self.native_capability is not None and capability < self.native_capability
+
+    def gemm_dtype(self, capability: int) -> str:
+        """The precision the GEMMs run in on a GPU of this capability (the performance model's
+        compute dtype): the scheme's low-precision inputs, or bf16 under a weight-only kernel."""
+        return "bf16" if self.weight_only_on(capability) else self.gemm_inputs
 
 
 _BF16_HALF = ("bfloat16", "float16")
@@ -144,7 +152,7 @@ _CT_DTYPES = ("bfloat16", "float16")  # compressed_tensors.py:112 also allows fl
 # sm75 Marlin kernels (`_sm75_kernel_float16_fe4m3fn_float16` in vllm/_C.abi3.so).
 FP8_ONLINE = QuantScheme(
     "fp8", "fp8", "FP8 weights quantized at load time (--quantization fp8)", 75, _BF16_HALF,
-    "vllm/model_executor/layers/quantization/fp8.py:141-146", native_capability=89, online=True,
+    "vllm/model_executor/layers/quantization/fp8.py:141-146", native_capability=89, online=True, gemm_inputs="fp8",
 )
 
 
@@ -182,7 +190,7 @@ def _compressed_tensors(q: dict[str, Any]) -> QuantScheme:
         # (schemes/compressed_tensors_w4a16_nvfp4.py:30-31, min 75); FP4 tensor cores from sm100
         # (utils/nvfp4_utils.py:39-66 selects Marlin below that)
         kind = "W4A4" if a else "W4A16"
-        return QuantScheme("compressed-tensors", "nvfp4", f"compressed-tensors NVFP4 {kind}", 75, _CT_DTYPES, src, native_capability=100)
+        return QuantScheme("compressed-tensors", "nvfp4", f"compressed-tensors NVFP4 {kind}", 75, _CT_DTYPES, src, native_capability=100, gemm_inputs="fp4" if a else "bf16")
     if typ == "float" and bits == 4 and strategy == "group" and gsize == 32:
         # schemes/compressed_tensors_w4a16_mxfp4.py:40-41
         return QuantScheme("compressed-tensors", "mxfp4", "compressed-tensors MXFP4 W4A16", 80, _CT_DTYPES, src)
@@ -192,11 +200,11 @@ def _compressed_tensors(q: dict[str, Any]) -> QuantScheme:
         if a:
             # W8A8-FP8 needs sm89 (schemes/compressed_tensors_w8a8_fp8.py:96-97); below it vLLM
             # picks W8A16-FP8 (compressed_tensors.py:628-648), which needs sm75 (w8a16_fp8.py:50-51)
-            return QuantScheme("compressed-tensors", "fp8", "compressed-tensors FP8 W8A8", 75, _CT_DTYPES, src, native_capability=89, weight_block=wb)
+            return QuantScheme("compressed-tensors", "fp8", "compressed-tensors FP8 W8A8", 75, _CT_DTYPES, src, native_capability=89, weight_block=wb, gemm_inputs="fp8")
         return QuantScheme("compressed-tensors", "fp8", "compressed-tensors FP8 W8A16", 75, _CT_DTYPES, src, native_capability=None, weight_block=wb)
     if typ == "int" and bits == 8 and a and int(a.get("num_bits", 0)) == 8:
         # schemes/compressed_tensors_w8a8_int8.py:36-37
-        return QuantScheme("compressed-tensors", "int8", "compressed-tensors INT8 W8A8", 75, _CT_DTYPES, src)
+        return QuantScheme("compressed-tensors", "int8", "compressed-tensors INT8 W8A8", 75, _CT_DTYPES, src, gemm_inputs="int8")
     if typ == "int" and bits in (4, 8) and not a:
         # wNa16 (schemes/compressed_tensors_wNa16.py:80-81): Marlin, weight-only by design
         return QuantScheme("compressed-tensors", "int4-gptq" if bits == 4 else "int8", f"compressed-tensors INT{bits} W{bits}A16", 75, _CT_DTYPES, src)
@@ -241,10 +249,10 @@ def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantSche
     if method == "fp8":
         block = _fp8_block(q)
         desc = f"FP8 block {block[0]}x{block[1]}" if block else "FP8 per-tensor"
-        return QuantScheme("fp8", "fp8", desc, 75, _BF16_HALF, qp + "fp8.py:141-146", native_capability=89, weight_block=block)
+        return QuantScheme("fp8", "fp8", desc, 75, _BF16_HALF, qp + "fp8.py:141-146", native_capability=89, weight_block=block, gemm_inputs="fp8")
     if method == "fbgemm_fp8":
         # fbgemm_fp8.py:61-66; listed in DEPRECATED_QUANTIZATION_METHODS (quantization/__init__.py:39-45)
-        return QuantScheme("fbgemm_fp8", "fp8", "FBGEMM FP8 (per-channel)", 80, _BF16_HALF, qp + "fbgemm_fp8.py:61-66", native_capability=89, deprecated=True)
+        return QuantScheme("fbgemm_fp8", "fp8", "FBGEMM FP8 (per-channel)", 80, _BF16_HALF, qp + "fbgemm_fp8.py:61-66", native_capability=89, deprecated=True, gemm_inputs="fp8")
     if method == "compressed-tensors":
         return _compressed_tensors(q)
     if method == "awq":
@@ -267,7 +275,11 @@ def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantSche
         # exllama GPTQ kernels: float16 only, sm60 (gptq.py:130-136)
         return QuantScheme("gptq", prec, f"GPTQ {bits}-bit g{gsize}", 60, ("float16",), qp + "gptq.py:130-136")
     if method == "mxfp4":
-        # Mxfp4Config: min capability 80, bfloat16 activations only (mxfp4.py:50-59)
+        # Mxfp4Config: min capability 80, bfloat16 activations only (mxfp4.py:50-59). The MoE
+        # backends vLLM picks by default all take bf16 activations, Blackwell's FlashInfer TRT-LLM
+        # one included; the MXFP8-activation ones only with VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8
+        # (model_executor/layers/fused_moe/oracle/mxfp4.py:169-184, 309-320), which gpuforge
+        # does not set: gemm inputs bf16
         return QuantScheme("mxfp4", "mxfp4", "MXFP4 (OCP MX) experts", 80, ("bfloat16",), qp + "mxfp4.py:50-59")
     if method in ("modelopt", "modelopt_fp4"):
         # a legacy hf_quant_config.json normalised to modelopt_fp4 keeps that name: the override
@@ -276,11 +288,11 @@ def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantSche
         algo = _modelopt_algo(q)
         if algo == "FP8":
             # ModelOptFp8Config (modelopt.py:404-418): sm89, no Marlin fallback
-            return QuantScheme("modelopt", "fp8", "ModelOpt FP8", 89, _BF16_HALF, qp + "modelopt.py:404-418")
+            return QuantScheme("modelopt", "fp8", "ModelOpt FP8", 89, _BF16_HALF, qp + "modelopt.py:404-418", gemm_inputs="fp8")
         if algo and ("NVFP4" in algo or "FP4" in algo):
             # ModelOptNvFp4Config (modelopt.py:1009-1023): sm75 through Marlin, FP4 tensor cores
             # from sm100 (utils/nvfp4_utils.py:39-66)
-            return QuantScheme("modelopt_fp4", "nvfp4", "ModelOpt NVFP4", 75, _BF16_HALF, qp + "modelopt.py:1009-1023", native_capability=100)
+            return QuantScheme("modelopt_fp4", "nvfp4", "ModelOpt NVFP4", 75, _BF16_HALF, qp + "modelopt.py:1009-1023", native_capability=100, gemm_inputs="fp4")
         raise UnsupportedQuantization(f"ModelOpt quant_algo {algo!r} is not a precision gpuforge sizes (FP8, NVFP4)")
     raise UnsupportedQuantization(
         f"quant_method {method!r} is not one gpuforge sizes for vLLM {VLLM_VERSION} "
@@ -655,6 +667,14 @@ class EngineLayout:
     kv_cache_dtype: str
     dtype: str | None  # None: no 16-bit dtype works (a problem of its own)
     scheme: QuantScheme | None
+
+    @property
+    def gemm_dtype(self) -> str:
+        """What the GEMMs multiply on this GPU ("bf16" = 16-bit, fp16 where bf16 is absent)."""
+        cc = capability(self.gpu)
+        if self.scheme is None or cc is None:
+            return "bf16"
+        return self.scheme.gemm_dtype(cc)
 
 
 def resolve_layout(arch: ModelArch, checkpoint_precision: str, quantization_config: dict[str, Any] | None,

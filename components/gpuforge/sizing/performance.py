@@ -194,7 +194,13 @@ class Performance:
 
 
 def compute_dtype(layout: Layout) -> str:
-    """The GEMM input precision vLLM's kernels run for this weight format on this GPU."""
+    """The GEMM input precision vLLM's kernels run for this weight format on this GPU.
+
+    The planner and `gpuforge estimate` pass the engine's answer (Layout.compute_dtype =
+    gpuforge.engine.vllm EngineLayout.gemm_dtype, from the checkpoint's quantization scheme and
+    vLLM's kernel selection). The guess below serves callers that state no scheme: the corpus
+    restatement (sizing/calibration.py, which overrides it where a point says what ran) and
+    direct model tests."""
     if layout.compute_dtype:
         return layout.compute_dtype
     q = layout.quantization

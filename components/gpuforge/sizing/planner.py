@@ -282,7 +282,7 @@ def _memory_uncached(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str
 
 
 def _performance(model: ResolvedModel, layout: Layout, workload: Workload, mem: MemoryEstimate) -> Performance:
-    lay = (layout.gpu.id, layout.tensor_parallel, layout.pipeline_parallel, layout.quantization, layout.kv_cache_dtype, layout.gpus_per_node, layout.node_fabric)
+    lay = (layout.gpu.id, layout.tensor_parallel, layout.pipeline_parallel, layout.quantization, layout.kv_cache_dtype, layout.gpus_per_node, layout.node_fabric, layout.compute_dtype)
     key = ("perf", id(model), lay, workload.input_tokens, workload.output_tokens, workload.concurrency, workload.request_rate, id(mem))
     return _memo(key, predict, model, layout, workload, mem)
 
@@ -423,6 +423,7 @@ def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
     if not mem.fits:
         return _Sized(mem, None, max_model_len, seqs, per_replica, need, False, False, False)
     rate = spec.workload.requests_per_second / c.replicas if spec.workload.requests_per_second else None
+    engine_layout, _ = engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)
     layout = Layout(
         gpu=gpu,
         tensor_parallel=c.tensor_parallel,
@@ -431,6 +432,7 @@ def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
         kv_cache_dtype=c.kv_cache_dtype,
         gpus_per_node=inst.gpu_count,
         node_fabric=inst.node_fabric,
+        compute_dtype=engine_layout.gemm_dtype if engine_layout is not None else None,
     )
     workload = Workload(spec.workload.input_tokens, spec.workload.output_tokens, concurrency=None if rate else per_replica, request_rate=rate)
     perf = _performance(model, layout, workload, mem)
