@@ -144,6 +144,20 @@ def test_modelopt_quantization_lives_in_hf_quant_config(hub_env):
     assert ckpt.tokenizer_max_length == 131072
 
 
+def test_a_modelopt_repo_read_from_the_hub_is_planned_as_vllm_loads_it(hub_env):
+    """hf_quant_config.json has no quant_method: vLLM normalises it to `modelopt`
+    (model_arch_config_convertor.py:169-204); gpuforge refused the repo before."""
+    from gpuforge.engine import vllm as engine
+    from gpuforge.sizing.models import resolve
+
+    model = resolve("nvidia/Llama-3.1-8B-Instruct-FP8")
+    assert model.hub is not None and model.checkpoint_precision == "fp8"
+    scheme = engine.quantization_scheme(model.arch.quantization_config)
+    assert scheme is not None and (scheme.method, scheme.min_capability) == ("modelopt", 89)
+    # kv_cache_quant_algo FP8: --kv-cache-dtype auto runs an fp8 cache (engine/arg_utils.py:1567-1570)
+    assert engine.resolved_kv_cache_dtype("auto", model.arch.quantization_config) == "fp8"
+
+
 def test_revision_is_honoured_and_cached_apart(hub_env):
     ckpt = resolve_repo(GEMMA, GEMMA_SHA, token="hf_granted")
     assert ("GET", f"/api/models/{GEMMA}/revision/{GEMMA_SHA}", "Bearer hf_granted") in hub_env.state.requests
