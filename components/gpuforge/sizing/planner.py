@@ -478,6 +478,8 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         ev.notes.append(f"{scheme.description} runs weight-only (Marlin, 16-bit activations) on {gpu.name}")
     if c.precision == "fp16" and model.checkpoint_precision == "bf16" and not spec.model.precisions():
         ev.notes.append(f"{gpu.name} has no bf16: served in float16")
+    if c.kv_cache_dtype == "auto" and engine.resolved_kv_cache_dtype("auto", model.arch.quantization_config) != "auto":
+        ev.notes.append("--kv-cache-dtype auto runs an fp8 KV cache: the checkpoint's kv_cache_quant_algo is FP8 (sized so)")
     if c.nodes_per_replica > 1:
         if inst.node_fabric == "none":
             reasons.append(f"{inst.name} has neither EFA nor InfiniBand for pipeline stages across nodes")
