@@ -79,6 +79,11 @@ def _estimate(args: argparse.Namespace) -> int:
     )
     if broken:
         fix = "change --gpu, --quantization, --dtype, --kv-cache-dtype or --tp / --pp; `gpuforge plan` refuses this layout too"
+        if engine.precision_problems(model.checkpoint_precision, precision):
+            # the checkpoint cannot be loaded at this precision: name the catalog's checkpoints that ship it
+            from gpuforge.sizing.models import precision_fix
+
+            fix = precision_fix(model, precision, "--model")
         raise SpecError("gpuforge estimate", [Problem("layout", f"vLLM {engine.VLLM_VERSION} refuses it: {b}", fix) for b in broken])
     inputs = MemoryInputs(
         tensor_parallel=args.tp,
@@ -335,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--max-model-len", type=int)
     e.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     e.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], default="auto")
-    e.add_argument("--quantization", choices=["none", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4"], default="none")
+    e.add_argument("--quantization", choices=["none", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4", "nvfp4"], default="none")
     e.add_argument("--kv-cache-dtype", choices=["auto", "fp8"], default="auto")
     e.add_argument("--block-size", type=int, default=None)
     e.add_argument("--max-num-seqs", type=int, default=None)

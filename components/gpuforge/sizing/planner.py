@@ -28,7 +28,7 @@ from gpuforge.engine.launch import serving_support_problem
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import CAPACITY_LABEL, NodePoolPlan, Plan, ServingPlan
 from gpuforge.sizing.memory import MemoryEstimate, MemoryInputs, estimate_memory
-from gpuforge.sizing.models import ResolvedModel, resolve
+from gpuforge.sizing.models import ResolvedModel, precision_problems, resolve
 from gpuforge.sizing.performance import Layout, Performance, Workload, predict
 from gpuforge.sizing.versions import VLLM_VERSION, engine_constants
 from gpuforge.spec import DeploymentSpec, region_for
@@ -653,7 +653,9 @@ def plan_deployment(
     cheapest single changes that fit (`gpuforge.sizing.relax`, which re-plans with it off).
     """
     model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision, token=hf_token, refresh=refresh_hub)
-    problems = context_problems(spec, model)
+    # a precision the checkpoint cannot load at is a spec error that names the catalog's
+    # checkpoints shipping it (gpuforge.sizing.models.precision_problems)
+    problems = precision_problems(spec.model.precisions(), model) + context_problems(spec, model)
     if problems:
         raise SpecError(f"deployment {spec.name!r}", problems)
     feasible: list[Evaluation] = []
