@@ -56,6 +56,26 @@ def test_the_repo_served_is_the_one_named(named, served):
     assert p.serving.model == served
 
 
+def test_a_third_party_fp8_repo_is_served_as_itself_and_sized_at_fp8(tmp_path, monkeypatch):
+    # before: RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic was an alias of the bf16 row: the bf16
+    # repo was served and sized (~131 GiB of weights). Now it is read from the Hub (a stand-in
+    # on 127.0.0.1 serving tests/fixtures/hub) with its own compressed-tensors FP8 config.
+    import huggingface_hub.constants
+    from hub_server import HubServer, HubState
+
+    monkeypatch.setenv("GPUFORGE_CACHE_DIR", str(tmp_path / "cache"))  # gpuforge.hub.CACHE_ENV
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    repo = "RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic"
+    with HubServer(HubState()) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        p = planned(spec(repo, ttft=60000, itl=400, families=["p5", "p4d", "g6e"]))
+    assert p.serving.model == repo
+    assert "--quantization" not in p.serving.engine_args()  # the checkpoint's config says it
+    assert p.serving.weights_gib_total < 75  # 8-bit weights (70.6B parameters), not 131 GiB
+
+
 # --- precisions as vLLM applies them ----------------------------------------------------------
 @pytest.mark.parametrize("precision", ["int8", "mxfp4", "int4-awq", "int4-gptq"])
 def test_a_16_bit_repo_is_not_planned_at_a_precision_vllm_cannot_apply_at_load(precision):
