@@ -237,3 +237,14 @@ def test_estimate_names_the_checkpoint_that_ships_the_precision():
         rc = cli.main(["estimate", "--model", "qwen3-235b-a22b", "--gpu", "b200", "--tp", "4", "--quantization", "nvfp4"])
     text = out.getvalue() + err.getvalue()
     assert rc != 0 and "nvidia-qwen3-235b-a22b-nvfp4 (nvidia/Qwen3-235B-A22B-NVFP4)" in text, text
+
+
+def test_the_plan_shows_the_kv_cache_the_checkpoint_runs():
+    # ModelOpt FP8 with kv_cache_quant_algo FP8: `--kv-cache-dtype auto` runs an fp8 cache, and
+    # the plan says so where it shows the layout (it said kv=auto)
+    from gpuforge.report import render_plans
+
+    r = plan_deployment(_spec("nvidia-llama-3.1-70b-instruct-fp8"))
+    assert r.chosen.candidate.kv_cache_dtype == "auto" and r.chosen.kv_label == "auto->fp8"
+    assert "kv=auto->fp8" in render_plans([r], "markdown")
+    assert render_plans([r], "json").count('"kv_cache_dtype_run": "fp8"') >= 1

@@ -151,7 +151,7 @@ def _ms(v: float | None, digits: int = 0) -> str:
 def _layout(ev: Evaluation) -> str:
     c = ev.candidate
     nodes = f"{c.nodes_per_replica} nodes x " if c.nodes_per_replica > 1 else ""
-    return f"{nodes}{c.instance.name} TP{c.tensor_parallel}xPP{c.pipeline_parallel} {c.precision} kv={c.kv_cache_dtype}"
+    return f"{nodes}{c.instance.name} TP{c.tensor_parallel}xPP{c.pipeline_parallel} {c.precision} kv={ev.kv_label}"
 
 
 def _headroom(value: float, limit: float) -> str:
@@ -476,7 +476,7 @@ def table(result: PlanResult) -> str:
         t.add_row(
             "chosen" if i == 0 else "",
             f"{c.nodes} x {c.instance.name} ({c.cloud} {c.region})",
-            f"TP{c.tensor_parallel} PP{c.pipeline_parallel} {c.precision} kv={c.kv_cache_dtype}",
+            f"TP{c.tensor_parallel} PP{c.pipeline_parallel} {c.precision} kv={e.kv_label}",
             str(c.replicas),
             f"{e.cost_per_month:,.0f}",
             f"{p.ttft_p95_ms:,.0f} ms",

@@ -101,6 +101,13 @@ class Evaluation:
     max_num_seqs: int = 0
     per_replica_concurrency: int = 0
     notes: list[str] = field(default_factory=list)
+    kv_cache_dtype_run: str = ""  # what vLLM runs for the candidate's --kv-cache-dtype ("" = the same)
+
+    @property
+    def kv_label(self) -> str:
+        """`--kv-cache-dtype` as passed, and what it runs where the checkpoint decides ("auto->fp8")."""
+        kv = self.candidate.kv_cache_dtype
+        return f"{kv}->{self.kv_cache_dtype_run}" if self.kv_cache_dtype_run and self.kv_cache_dtype_run != kv else kv
 
     @property
     def cost_per_month(self) -> float:
@@ -478,8 +485,9 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         ev.notes.append(f"{scheme.description} runs weight-only (Marlin, 16-bit activations) on {gpu.name}")
     if c.precision == "fp16" and model.checkpoint_precision == "bf16" and not spec.model.precisions():
         ev.notes.append(f"{gpu.name} has no bf16: served in float16")
-    if c.kv_cache_dtype == "auto" and engine.resolved_kv_cache_dtype("auto", model.arch.quantization_config) != "auto":
-        ev.notes.append("--kv-cache-dtype auto runs an fp8 KV cache: the checkpoint's kv_cache_quant_algo is FP8 (sized so)")
+    ev.kv_cache_dtype_run = engine.resolved_kv_cache_dtype(c.kv_cache_dtype, model.arch.quantization_config)
+    if ev.kv_cache_dtype_run != c.kv_cache_dtype:
+        ev.notes.append(f"--kv-cache-dtype {c.kv_cache_dtype} runs a {ev.kv_cache_dtype_run} KV cache: the checkpoint's kv_cache_quant_algo says so (sized so)")
     if c.nodes_per_replica > 1:
         if inst.node_fabric == "none":
             reasons.append(f"{inst.name} has neither EFA nor InfiniBand for pipeline stages across nodes")
@@ -820,6 +828,7 @@ def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = 
         "precision": c.precision,
         "quantization": engine_quantization(model, c.precision),
         "kv_cache_dtype": c.kv_cache_dtype,
+        "kv_cache_dtype_run": ev.kv_cache_dtype_run or c.kv_cache_dtype,  # what vLLM runs (a checkpoint may set fp8 under auto)
         "max_model_len": ev.max_model_len,
         "max_num_seqs": ev.max_num_seqs,
         "fabric": c.instance.node_fabric if c.nodes_per_replica > 1 else "none",
