@@ -248,7 +248,9 @@ def main() -> int:
     lines += ["", "Rows not used, and why:", ""]
     for row, why in skipped:
         lines.append(f"- row {row['row']} ({row['model_id']}, {row.get('gpu_type')}): {why}")
-    lines += [""] + perf_section()
+    import itl_tail  # bench/itl_tail.py: the ITL tail model against measured p99
+
+    lines += [""] + perf_section() + itl_tail.section()
     extra = REPO / "docs" / "accuracy-sources.md"
     if extra.exists():
         lines += [extra.read_text()]

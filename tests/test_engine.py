@@ -222,3 +222,43 @@ def test_405b_instruct_serves_the_instruct_repo():
     assert resolve("llama-3.1-405b").hf_id == "meta-llama/Llama-3.1-405B"
     plan = plan_deployment(spec_of(model="llama-3.1-405b-instruct", I=2000, O=500, conc=16, ttft=10000, itl=100, families=["p5"], zone="us-east-1a")).to_plan()
     assert plan.serving.model == "meta-llama/Llama-3.1-405B-Instruct"
+
+
+@pytest.mark.parametrize("qcfg, gpu, gemm", [
+    (None, "h100-80gb", "bf16"),
+    ({"quant_method": "fp8", "weight_block_size": [128, 128]}, "h100-80gb", "fp8"),
+    ({"quant_method": "fp8", "weight_block_size": [128, 128]}, "a100-80gb", "bf16"),  # Marlin W8A16 below sm89
+    ({"quant_method": "mxfp4"}, "b200", "bf16"),  # default MoE backends take bf16 activations
+    ({"quant_method": "modelopt", "quantization": {"quant_algo": "NVFP4"}}, "b200", "fp4"),
+    ({"quant_method": "modelopt", "quantization": {"quant_algo": "NVFP4"}}, "h100-80gb", "bf16"),
+    ({"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True}, "h100-80gb", "bf16"),
+])
+def test_gemm_dtype_follows_the_scheme_and_the_gpu(qcfg, gpu, gemm):
+    g = catalog.get_gpu(gpu)
+    scheme = engine.quantization_scheme(qcfg)
+    layout = engine.EngineLayout(g, 1, 1, scheme.precision if scheme else "bf16", "auto", "bfloat16", scheme)
+    assert layout.gemm_dtype == gemm
+
+
+def test_the_planner_predicts_with_the_engines_gemm_dtype():
+    # gpt-oss on B200: vLLM 0.19.0's default MXFP4 MoE backends take bf16 activations, so the
+    # planner's prediction is the bf16-GEMM one, not what fp8 inputs would give
+    from dataclasses import replace
+
+    from gpuforge.sizing import planner
+    from gpuforge.sizing.performance import Layout, Workload, predict
+    from tests_support import spec_of
+
+    spec = spec_of(model="gpt-oss-120b", I=4000, O=500, conc=32, ttft=5000, itl=200, families=["p6-b200"])
+    r = planner.plan_deployment(spec)
+    c = r.chosen.candidate
+    inst, gpu = c.instance, catalog.get_gpu(c.instance.gpu)
+    assert gpu.architecture == "blackwell"
+    sized = planner._size(spec, r.model, c)
+    base = Layout(gpu=gpu, tensor_parallel=c.tensor_parallel, pipeline_parallel=c.pipeline_parallel, quantization=planner.memory_quantization(c.precision),
+                  kv_cache_dtype=c.kv_cache_dtype, gpus_per_node=inst.gpu_count, node_fabric=inst.node_fabric)
+    work = Workload(spec.workload.input_tokens, spec.workload.output_tokens, concurrency=sized.per_replica)
+    as_bf16 = predict(r.model, replace(base, compute_dtype="bf16"), work, sized.memory)
+    as_fp8 = predict(r.model, replace(base, compute_dtype="fp8"), work, sized.memory)
+    assert sized.performance is not None
+    assert sized.performance.ttft_ms == as_bf16.ttft_ms != as_fp8.ttft_ms

@@ -144,6 +144,42 @@ def test_modelopt_quantization_lives_in_hf_quant_config(hub_env):
     assert ckpt.tokenizer_max_length == 131072
 
 
+def test_a_modelopt_repo_read_from_the_hub_is_planned_as_vllm_loads_it(hub_env):
+    """hf_quant_config.json has no quant_method: vLLM normalises it to `modelopt`
+    (model_arch_config_convertor.py:169-204); gpuforge refused the repo before."""
+    from gpuforge.engine import vllm as engine
+    from gpuforge.sizing.models import resolve
+
+    model = resolve("nvidia/Llama-3.1-8B-Instruct-FP8")
+    assert model.hub is not None and model.checkpoint_precision == "fp8"
+    scheme = engine.quantization_scheme(model.arch.quantization_config)
+    assert scheme is not None and (scheme.method, scheme.min_capability) == ("modelopt", 89)
+    # kv_cache_quant_algo FP8: --kv-cache-dtype auto runs an fp8 cache (engine/arg_utils.py:1567-1570)
+    assert engine.resolved_kv_cache_dtype("auto", model.arch.quantization_config) == "fp8"
+
+
+def test_an_awq_repo_is_planned_on_turing_as_vllm_runs_it(hub_env):
+    """AutoAWQ 4-bit g128 with zero points: vLLM 0.19.0 converts it to awq_marlin, which runs
+    from sm75 (awq_marlin.py:206-207, utils/marlin_utils.py:56-57) with float16 or bfloat16
+    activations; a T4 has no bfloat16, so float16, and no --quantization is passed."""
+    from gpuforge.sizing.planner import build_plan, plan_deployment
+    from gpuforge.spec import load_spec
+
+    spec = load_spec(
+        {
+            "name": "awq",
+            "model": {"id": "Qwen/Qwen2.5-7B-Instruct-AWQ"},
+            "workload": {"input_tokens": 500, "output_tokens": 200, "max_model_len": 4096, "peak_concurrency": 4},
+            "target": {"cloud": "aws", "region": "us-east-1", "instance_families": ["g4dn"]},
+            "sla": {"ttft_p95_ms": 60000, "itl_p95_ms": 1000},
+        }
+    )
+    serving = build_plan(plan_deployment(spec)).serving
+    assert serving.model == "Qwen/Qwen2.5-7B-Instruct-AWQ" and serving.gpu == "t4"
+    assert (serving.precision, serving.quantization_method, serving.dtype) == ("int4-awq", "awq_marlin", "float16")
+    assert "--quantization" not in serving.engine_args()
+
+
 def test_revision_is_honoured_and_cached_apart(hub_env):
     ckpt = resolve_repo(GEMMA, GEMMA_SHA, token="hf_granted")
     assert ("GET", f"/api/models/{GEMMA}/revision/{GEMMA_SHA}", "Bearer hf_granted") in hub_env.state.requests

@@ -42,6 +42,10 @@ def _cases(shared_dir):
 def test_cases_within_bounds(shared_dir):
     results, skipped = _cases(shared_dir)
     assert len(results) >= 30, f"too few usable rows: {len(results)}; skipped {[(r['row'], w) for r, w in skipped]}"
+    # a row is left out only for what the log lacks or its version, never because sizing cannot
+    # read the model (the RedHatAI w8a8 rows were lost that way when the catalog stopped
+    # folding quantized repos into 16-bit rows)
+    assert not [r["row"] for r, why in skipped if "architecture" in why], skipped
     for r in results:
         assert abs(r.weights_error) <= 0.01, f"row {r.row} {r.model_id}: weights {r.weights_est} vs {r.weights_logged}"
     errs = [abs(r.tokens_error) for r in results]

@@ -74,11 +74,16 @@ def _estimate(args: argparse.Namespace) -> int:
     from gpuforge.engine import vllm as engine
 
     precision = quant if quant != "none" else ("fp16" if args.dtype == "float16" else model.checkpoint_precision)
-    _, broken = engine.resolve_layout(
+    engine_layout, broken = engine.resolve_layout(
         model.arch, model.checkpoint_precision, model.arch.quantization_config, gpu, args.tp, args.pp, precision, args.kv_cache_dtype
     )
     if broken:
         fix = "change --gpu, --quantization, --dtype, --kv-cache-dtype or --tp / --pp; `gpuforge plan` refuses this layout too"
+        if engine.precision_problems(model.checkpoint_precision, precision):
+            # the checkpoint cannot be loaded at this precision: name the catalog's checkpoints that ship it
+            from gpuforge.sizing.models import precision_fix
+
+            fix = precision_fix(model, precision, "--model")
         raise SpecError("gpuforge estimate", [Problem("layout", f"vLLM {engine.VLLM_VERSION} refuses it: {b}", fix) for b in broken])
     inputs = MemoryInputs(
         tensor_parallel=args.tp,
@@ -101,7 +106,8 @@ def _estimate(args: argparse.Namespace) -> int:
     if args.input_tokens or args.output_tokens or args.concurrency or args.request_rate:
         from gpuforge.sizing.performance import Layout, Workload, predict
 
-        layout = Layout(gpu=gpu, tensor_parallel=args.tp, pipeline_parallel=args.pp, quantization=quant, kv_cache_dtype=args.kv_cache_dtype, dtype=args.dtype)
+        layout = Layout(gpu=gpu, tensor_parallel=args.tp, pipeline_parallel=args.pp, quantization=quant, kv_cache_dtype=args.kv_cache_dtype, dtype=args.dtype,
+                        compute_dtype=engine_layout.gemm_dtype if engine_layout is not None else None)
         workload = Workload(
             input_tokens=args.input_tokens or 1024,
             output_tokens=args.output_tokens or 256,
@@ -109,10 +115,7 @@ def _estimate(args: argparse.Namespace) -> int:
             request_rate=args.request_rate,
         )
         perf = predict(model, layout, workload, est)
-        out.update(perf.to_dict())
-        from gpuforge.sizing.planner import itl_p95_ms
-
-        out["itl_p95_ms"] = itl_p95_ms(perf)  # the planner's figure: never below the mean ITL
+        out.update(perf.to_dict())  # the figures the planner checks (itl_p95_ms never below the mean)
     if args.json:
         print(dumps(out, indent=2))
     else:
@@ -337,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--max-model-len", type=int)
     e.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     e.add_argument("--dtype", choices=["auto", "bfloat16", "float16", "float32"], default="auto")
-    e.add_argument("--quantization", choices=["none", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4"], default="none")
+    e.add_argument("--quantization", choices=["none", "fp8", "int8", "int4-awq", "int4-gptq", "mxfp4", "nvfp4"], default="none")
     e.add_argument("--kv-cache-dtype", choices=["auto", "fp8"], default="auto")
     e.add_argument("--block-size", type=int, default=None)
     e.add_argument("--max-num-seqs", type=int, default=None)

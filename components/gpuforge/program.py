@@ -6,12 +6,13 @@ place that does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
 
 from gpuforge.errors import SpecError
+from gpuforge.plan import Plan
 from gpuforge.spec import DeploymentSpec, load_stack
 from gpuforge.spec_checks import provider_config
 
@@ -54,17 +55,14 @@ def _hub_token(config: pulumi.Config | None, spec: DeploymentSpec) -> str | None
     return None if not value or value == SECURE_PLACEHOLDER else value
 
 
-def run() -> dict[str, Any]:
-    """Build the whole stack from `gpuforge:deployment`; returns the exported values."""
+def build(specs: list[DeploymentSpec], plans: list[Plan], cluster_name: str, token_of: Callable[[DeploymentSpec], Any],
+          opts: pulumi.ResourceOptions | None = None) -> tuple[Any, dict[str, Any]]:
+    """The GPU cluster the plans need and one model deployment per spec (the program's and the
+    `PlannedStack` component's one wiring); `token_of(spec)` is the spec's HF token (a secret
+    Output) or None. Returns (cluster, {deployment name: ModelDeployment})."""
     from gpuforge.stack import GpuCluster, GpuClusterArgs, ModelDeployment, ModelDeploymentArgs
 
-    config = pulumi.Config(CONFIG_NAMESPACE)
-    raw = config.require_object("deployment")
-    providers = {"aws:region": pulumi.Config("aws").get("region"), "azure-native:location": pulumi.Config("azure-native").get("location")}
-    specs, results = plan_stack(raw, config, provider_config(providers))
-    plans = [r.to_plan() for r in results]
     first = specs[0]
-    cluster_name = first.cluster.name or f"gpuforge-{pulumi.get_stack()}"
     cluster = GpuCluster(
         cluster_name,
         GpuClusterArgs(
@@ -74,12 +72,28 @@ def run() -> dict[str, Any]:
             kube_prometheus_stack=first.cluster.kube_prometheus_stack,
             serving_namespaces=tuple(sorted({s.serving.namespace for s in specs})),
         ),
+        opts,
+    )
+    deployments = {
+        spec.name: ModelDeployment(spec.name, ModelDeploymentArgs(spec=spec, plan=plan, cluster=cluster, hf_token=token_of(spec)), opts)
+        for spec, plan in zip(specs, plans, strict=True)
+    }
+    return cluster, deployments
+
+
+def run() -> dict[str, Any]:
+    """Build the whole stack from `gpuforge:deployment`; returns the exported values."""
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    raw = config.require_object("deployment")
+    providers = {"aws:region": pulumi.Config("aws").get("region"), "azure-native:location": pulumi.Config("azure-native").get("location")}
+    specs, results = plan_stack(raw, config, provider_config(providers))
+    cluster_name = specs[0].cluster.name or f"gpuforge-{pulumi.get_stack()}"
+    cluster, deployments = build(
+        specs, [r.to_plan() for r in results], cluster_name,
+        lambda spec: config.get_secret(spec.model.hf_token_config_key) if spec.model.hf_token_config_key else None,
     )
     exports: dict[str, Any] = {"cluster_name": cluster.cluster_name, "cloud": cluster.cloud}
-    for spec, plan in zip(specs, plans, strict=True):
-        token = config.get_secret(spec.model.hf_token_config_key) if spec.model.hf_token_config_key else None
-        dep = ModelDeployment(spec.name, ModelDeploymentArgs(spec=spec, plan=plan, cluster=cluster, hf_token=token))
-        exports[spec.name] = dep.outputs
+    exports.update({name: dep.outputs for name, dep in deployments.items()})
     for key, value in exports.items():
         pulumi.export(key, value)
     return exports

@@ -9,7 +9,7 @@ from typing import Any
 
 from gpuforge.inputs import dumps
 from gpuforge.sizing.performance import Performance
-from gpuforge.sizing.planner import Evaluation, PlanResult, itl_p95_ms, summary
+from gpuforge.sizing.planner import Evaluation, PlanResult, summary
 
 
 def plan_json(result: PlanResult) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def markdown(result: PlanResult) -> str:
             pa = _perf(a)
             w(
                 f"| {letters.get(id(a), '')} | {a.candidate.describe()} | {a.cost_per_month:,.0f} | {_ms(pa.ttft_p95_ms)} | "
-                f"{_ms(itl_p95_ms(pa), 1)} | {why_lost(a, result.chosen)} |\n"
+                f"{_ms(pa.itl_p95_ms, 1)} | {why_lost(a, result.chosen)} |\n"
             )
     cheaper = cheaper_rejected(result)
     if cheaper:
@@ -151,7 +151,7 @@ def _ms(v: float | None, digits: int = 0) -> str:
 def _layout(ev: Evaluation) -> str:
     c = ev.candidate
     nodes = f"{c.nodes_per_replica} nodes x " if c.nodes_per_replica > 1 else ""
-    return f"{nodes}{c.instance.name} TP{c.tensor_parallel}xPP{c.pipeline_parallel} {c.precision} kv={c.kv_cache_dtype}"
+    return f"{nodes}{c.instance.name} TP{c.tensor_parallel}xPP{c.pipeline_parallel} {c.precision} kv={ev.kv_label}"
 
 
 def _headroom(value: float, limit: float) -> str:
@@ -168,7 +168,7 @@ def margins(result: PlanResult) -> list[dict[str, str]]:
     assert perf is not None and mem is not None
     rows = [
         {"name": "TTFT p95", "value": _ms(perf.ttft_p95_ms), "limit": _ms(spec.sla.ttft_p95_ms), "margin": _headroom(perf.ttft_p95_ms, spec.sla.ttft_p95_ms)},
-        {"name": "ITL p95", "value": _ms(itl_p95_ms(perf), 1), "limit": _ms(spec.sla.itl_limit_ms(), 1), "margin": _headroom(itl_p95_ms(perf), spec.sla.itl_limit_ms())},
+        {"name": "ITL p95", "value": _ms(perf.itl_p95_ms, 1), "limit": _ms(spec.sla.itl_limit_ms(), 1), "margin": _headroom(perf.itl_p95_ms, spec.sla.itl_limit_ms())},
     ]
     if perf.error_group:
         # the cross-validated error of the model on the nearest measured group
@@ -476,11 +476,11 @@ def table(result: PlanResult) -> str:
         t.add_row(
             "chosen" if i == 0 else "",
             f"{c.nodes} x {c.instance.name} ({c.cloud} {c.region})",
-            f"TP{c.tensor_parallel} PP{c.pipeline_parallel} {c.precision} kv={c.kv_cache_dtype}",
+            f"TP{c.tensor_parallel} PP{c.pipeline_parallel} {c.precision} kv={e.kv_label}",
             str(c.replicas),
             f"{e.cost_per_month:,.0f}",
             f"{p.ttft_p95_ms:,.0f} ms",
-            f"{itl_p95_ms(p):,.1f} ms",
+            f"{p.itl_p95_ms:,.1f} ms",
             f"{p.output_tokens_per_s * c.replicas:,.0f}",
             "" if i == 0 else why_lost(e, result.chosen),
         )

@@ -116,6 +116,9 @@ class CatalogModel:
     # the loader copies that row's config. The repo served is still this row's hf_id.
     config_from: str | None = None
     download_bytes: int | None = None  # safetensors total_size of the repo, where known
+    # ModelOpt <= 0.29 keeps the quantization config in a separate hf_quant_config.json (vLLM
+    # reads it when config.json has no quantization_config); verbatim, like `config`
+    hf_quant_config: dict[str, Any] | None = None
     gated: bool = False
     license: str | None = None
     sources: tuple[str, ...] = ()

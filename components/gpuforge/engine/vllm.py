@@ -125,6 +125,9 @@ class QuantScheme:
     weight_block: tuple[int, int] | None = None  # FP8 block (n, k) the checkpoint was quantized with
     deprecated: bool = False  # in DEPRECATED_QUANTIZATION_METHODS: needs --allow-deprecated-quantization
     online: bool = False  # vLLM quantizes a 16-bit checkpoint at load time (--quantization is passed)
+    #: what the GEMMs multiply where the native kernel runs: "fp8" / "int8" / "fp4" tensor-core
+    #: inputs, or "bf16" for weight-only kernels (weights dequantized to 16-bit activations)
+    gemm_inputs: str = "bf16"
 
     def runs_on(self, capability: int) -> bool:
         return capability >= self.min_capability
@@ -132,6 +135,11 @@ class QuantScheme:
     def weight_only_on(self, capability: int) -> bool:
         """True where vLLM falls back to a weight-only kernel (16-bit activations)."""
         return self.native_capability is not None and capability < self.native_capability
+
+    def gemm_dtype(self, capability: int) -> str:
+        """The precision the GEMMs run in on a GPU of this capability (the performance model's
+        compute dtype): the scheme's low-precision inputs, or bf16 under a weight-only kernel."""
+        return "bf16" if self.weight_only_on(capability) else self.gemm_inputs
 
 
 _BF16_HALF = ("bfloat16", "float16")
@@ -144,7 +152,7 @@ _CT_DTYPES = ("bfloat16", "float16")  # compressed_tensors.py:112 also allows fl
 # sm75 Marlin kernels (`_sm75_kernel_float16_fe4m3fn_float16` in vllm/_C.abi3.so).
 FP8_ONLINE = QuantScheme(
     "fp8", "fp8", "FP8 weights quantized at load time (--quantization fp8)", 75, _BF16_HALF,
-    "vllm/model_executor/layers/quantization/fp8.py:141-146", native_capability=89, online=True,
+    "vllm/model_executor/layers/quantization/fp8.py:141-146", native_capability=89, online=True, gemm_inputs="fp8",
 )
 
 
@@ -182,7 +190,7 @@ def _compressed_tensors(q: dict[str, Any]) -> QuantScheme:
         # (schemes/compressed_tensors_w4a16_nvfp4.py:30-31, min 75); FP4 tensor cores from sm100
         # (utils/nvfp4_utils.py:39-66 selects Marlin below that)
         kind = "W4A4" if a else "W4A16"
-        return QuantScheme("compressed-tensors", "nvfp4", f"compressed-tensors NVFP4 {kind}", 75, _CT_DTYPES, src, native_capability=100)
+        return QuantScheme("compressed-tensors", "nvfp4", f"compressed-tensors NVFP4 {kind}", 75, _CT_DTYPES, src, native_capability=100, gemm_inputs="fp4" if a else "bf16")
     if typ == "float" and bits == 4 and strategy == "group" and gsize == 32:
         # schemes/compressed_tensors_w4a16_mxfp4.py:40-41
         return QuantScheme("compressed-tensors", "mxfp4", "compressed-tensors MXFP4 W4A16", 80, _CT_DTYPES, src)
@@ -192,15 +200,38 @@ def _compressed_tensors(q: dict[str, Any]) -> QuantScheme:
         if a:
             # W8A8-FP8 needs sm89 (schemes/compressed_tensors_w8a8_fp8.py:96-97); below it vLLM
             # picks W8A16-FP8 (compressed_tensors.py:628-648), which needs sm75 (w8a16_fp8.py:50-51)
-            return QuantScheme("compressed-tensors", "fp8", "compressed-tensors FP8 W8A8", 75, _CT_DTYPES, src, native_capability=89, weight_block=wb)
+            return QuantScheme("compressed-tensors", "fp8", "compressed-tensors FP8 W8A8", 75, _CT_DTYPES, src, native_capability=89, weight_block=wb, gemm_inputs="fp8")
         return QuantScheme("compressed-tensors", "fp8", "compressed-tensors FP8 W8A16", 75, _CT_DTYPES, src, native_capability=None, weight_block=wb)
     if typ == "int" and bits == 8 and a and int(a.get("num_bits", 0)) == 8:
         # schemes/compressed_tensors_w8a8_int8.py:36-37
-        return QuantScheme("compressed-tensors", "int8", "compressed-tensors INT8 W8A8", 75, _CT_DTYPES, src)
+        return QuantScheme("compressed-tensors", "int8", "compressed-tensors INT8 W8A8", 75, _CT_DTYPES, src, gemm_inputs="int8")
     if typ == "int" and bits in (4, 8) and not a:
         # wNa16 (schemes/compressed_tensors_wNa16.py:80-81): Marlin, weight-only by design
         return QuantScheme("compressed-tensors", "int4-gptq" if bits == 4 else "int8", f"compressed-tensors INT{bits} W{bits}A16", 75, _CT_DTYPES, src)
     raise UnsupportedQuantization(f"compressed-tensors weights {typ}{bits} ({strategy}) with activations {a!r} are not a scheme gpuforge sizes")
+
+
+def quant_method(quantization_config: dict[str, Any]) -> str:
+    """The `quant_method` vLLM 0.19.0 reads from a checkpoint's quantization config.
+
+    ModelOpt <= 0.29 writes no `quant_method` into hf_quant_config.json; vLLM sets it from the
+    producer and `quantization.quant_algo` (vllm/transformers_utils/model_arch_config_convertor.py:169-204
+    `_normalize_quantization_config`: FP8 / FP8_PER_CHANNEL_PER_TOKEN / FP8_PB_WO -> modelopt,
+    NVFP4 -> modelopt_fp4, any other algo is refused) and normalises compressed_tensors.
+    """
+    q = quantization_config
+    producer = q.get("producer")
+    if isinstance(producer, dict) and producer.get("name") == "modelopt":
+        inner = q.get("quantization")
+        algo = inner.get("quant_algo") if isinstance(inner, dict) else None
+        if algo is not None:
+            upper = str(algo).upper()
+            if upper in ("FP8", "FP8_PER_CHANNEL_PER_TOKEN", "FP8_PB_WO"):
+                return "modelopt"
+            if upper == "NVFP4":
+                return "modelopt_fp4"
+            raise UnsupportedQuantization(f"ModelOpt quant_algo {algo!r}: vLLM {VLLM_VERSION} refuses it (model_arch_config_convertor.py:190)")
+    return str(q.get("quant_method", "")).lower().replace("compressed_tensors", "compressed-tensors")
 
 
 def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantScheme | None:
@@ -213,15 +244,15 @@ def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantSche
     q = quantization_config
     if not q:
         return None
-    method = str(q.get("quant_method", "")).lower()
+    method = quant_method(q)
     qp = "vllm/model_executor/layers/quantization/"
     if method == "fp8":
         block = _fp8_block(q)
         desc = f"FP8 block {block[0]}x{block[1]}" if block else "FP8 per-tensor"
-        return QuantScheme("fp8", "fp8", desc, 75, _BF16_HALF, qp + "fp8.py:141-146", native_capability=89, weight_block=block)
+        return QuantScheme("fp8", "fp8", desc, 75, _BF16_HALF, qp + "fp8.py:141-146", native_capability=89, weight_block=block, gemm_inputs="fp8")
     if method == "fbgemm_fp8":
         # fbgemm_fp8.py:61-66; listed in DEPRECATED_QUANTIZATION_METHODS (quantization/__init__.py:39-45)
-        return QuantScheme("fbgemm_fp8", "fp8", "FBGEMM FP8 (per-channel)", 80, _BF16_HALF, qp + "fbgemm_fp8.py:61-66", native_capability=89, deprecated=True)
+        return QuantScheme("fbgemm_fp8", "fp8", "FBGEMM FP8 (per-channel)", 80, _BF16_HALF, qp + "fbgemm_fp8.py:61-66", native_capability=89, deprecated=True, gemm_inputs="fp8")
     if method == "compressed-tensors":
         return _compressed_tensors(q)
     if method == "awq":
@@ -244,22 +275,159 @@ def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantSche
         # exllama GPTQ kernels: float16 only, sm60 (gptq.py:130-136)
         return QuantScheme("gptq", prec, f"GPTQ {bits}-bit g{gsize}", 60, ("float16",), qp + "gptq.py:130-136")
     if method == "mxfp4":
-        # Mxfp4Config: min capability 80, bfloat16 activations only (mxfp4.py:50-59)
+        # Mxfp4Config: min capability 80, bfloat16 activations only (mxfp4.py:50-59). The MoE
+        # backends vLLM picks by default all take bf16 activations, Blackwell's FlashInfer TRT-LLM
+        # one included; the MXFP8-activation ones only with VLLM_USE_FLASHINFER_MOE_MXFP4_MXFP8
+        # (model_executor/layers/fused_moe/oracle/mxfp4.py:169-184, 309-320), which gpuforge
+        # does not set: gemm inputs bf16
         return QuantScheme("mxfp4", "mxfp4", "MXFP4 (OCP MX) experts", 80, ("bfloat16",), qp + "mxfp4.py:50-59")
-    if method == "modelopt":
+    if method in ("modelopt", "modelopt_fp4"):
+        # a legacy hf_quant_config.json normalised to modelopt_fp4 keeps that name: the override
+        # pass only fires on quant_method "modelopt" (modelopt.py:242-259), and vLLM takes the
+        # config's own name (config/model.py:980-984)
         algo = _modelopt_algo(q)
         if algo == "FP8":
             # ModelOptFp8Config (modelopt.py:404-418): sm89, no Marlin fallback
-            return QuantScheme("modelopt", "fp8", "ModelOpt FP8", 89, _BF16_HALF, qp + "modelopt.py:404-418")
+            return QuantScheme("modelopt", "fp8", "ModelOpt FP8", 89, _BF16_HALF, qp + "modelopt.py:404-418", gemm_inputs="fp8")
         if algo and ("NVFP4" in algo or "FP4" in algo):
             # ModelOptNvFp4Config (modelopt.py:1009-1023): sm75 through Marlin, FP4 tensor cores
             # from sm100 (utils/nvfp4_utils.py:39-66)
-            return QuantScheme("modelopt_fp4", "nvfp4", "ModelOpt NVFP4", 75, _BF16_HALF, qp + "modelopt.py:1009-1023", native_capability=100)
+            return QuantScheme("modelopt_fp4", "nvfp4", "ModelOpt NVFP4", 75, _BF16_HALF, qp + "modelopt.py:1009-1023", native_capability=100, gemm_inputs="fp4")
         raise UnsupportedQuantization(f"ModelOpt quant_algo {algo!r} is not a precision gpuforge sizes (FP8, NVFP4)")
     raise UnsupportedQuantization(
         f"quant_method {method!r} is not one gpuforge sizes for vLLM {VLLM_VERSION} "
         "(fp8, fbgemm_fp8, compressed-tensors, awq, gptq, mxfp4, modelopt)"
     )
+
+
+def checkpoint_kv_cache_dtype(quantization_config: dict[str, Any] | None) -> str | None:
+    """The KV-cache dtype `--kv-cache-dtype auto` becomes for this checkpoint (None: the model dtype).
+
+    vLLM 0.19.0 resolves "auto" from a ModelOpt checkpoint's `kv_cache_quant_algo` (or
+    `kv_cache_scheme`) before building the cache (vllm/engine/arg_utils.py:1567-1570
+    `resolve_kv_cache_dtype_string`, vllm/utils/torch_utils.py:262-312
+    `get_kv_cache_quant_algo_string`: FP8 -> fp8_e4m3). Other methods keep the model dtype.
+    """
+    q = quantization_config
+    if not q:
+        return None
+    try:
+        method = quant_method(q)
+    except UnsupportedQuantization:
+        return None
+    if not method.startswith("modelopt"):
+        return None
+    inner = q.get("quantization", q)
+    inner = inner if isinstance(inner, dict) else q
+    algo = inner.get("kv_cache_scheme") or q.get("kv_cache_scheme") or inner.get("kv_cache_quant_algo") or q.get("kv_cache_quant_algo")
+    if isinstance(algo, dict):
+        ok = algo.get("dynamic") is False and algo.get("num_bits") == 8 and algo.get("type") == "float"
+        return "fp8" if ok else None
+    if isinstance(algo, str) and algo.lower() == "fp8":
+        return "fp8"  # MODELOPT_TO_VLLM_KV_CACHE_DTYPE_MAP: fp8 -> fp8_e4m3 (one byte, as --kv-cache-dtype fp8)
+    return None
+
+
+def resolved_kv_cache_dtype(kv_cache_dtype: str, quantization_config: dict[str, Any] | None) -> str:
+    """The KV-cache dtype vLLM runs with for a `--kv-cache-dtype` value (see checkpoint_kv_cache_dtype)."""
+    if kv_cache_dtype != "auto":
+        return kv_cache_dtype
+    return checkpoint_kv_cache_dtype(quantization_config) or "auto"
+
+
+# Linear groups of one decoder layer that a checkpoint can leave unquantized; vLLM fuses
+# q/k/v (qkv_proj) and gate/up (gate_up_proj) and refuses a fused layer whose shards disagree
+# (utils/quant_utils.py:461-478, compressed_tensors/utils.py:38-62), so each fused group is one unit.
+LINEAR_GROUPS = ("qkv", "o", "gate_up", "down", "experts", "shared_expert")
+_GROUP_NAMES = {
+    "qkv": ("self_attn.q_proj", "self_attn.q_a_proj", "self_attn.kv_a_proj_with_mqa"),
+    "o": ("self_attn.o_proj",),
+    "gate_up": ("{mlp}.gate_proj",),
+    "down": ("{mlp}.down_proj",),
+    "experts": ("{mlp}.experts",),
+    "shared_expert": ("{mlp}.shared_expert.gate_proj", "{mlp}.shared_experts.gate_proj"),
+}
+
+
+def _ignore_list(q: dict[str, Any]) -> list[str]:
+    """The modules a quantization config keeps unquantized, under the key its method uses."""
+    raw = q.get("quantization")
+    inner: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    for key in ("ignore", "modules_to_not_convert", "ignored_layers", "exclude_modules"):
+        for src in (q, inner):
+            v = src.get(key)
+            if isinstance(v, list) and v:
+                return [str(x) for x in v]
+    return []
+
+
+def _skipped(name: str, entries: list[str], method: str) -> bool:
+    """Does vLLM 0.19.0 leave module `name` unquantized for this ignore list.
+
+    Exact names for every method (utils/quant_utils.py:437-491 is_layer_skipped), with the
+    experts rule (an "experts" entry that contains the layer's experts prefix, :479-486);
+    AWQ matches substrings (awq.py:99-104, awq_marlin.py:263-268 skip_with_substr=True);
+    compressed-tensors also takes `re:` regexes (compressed_tensors/utils.py:153-171);
+    ModelOpt also substrings and fnmatch wildcards (modelopt.py:145-180).
+    """
+    import re
+    from fnmatch import fnmatch
+
+    for e in entries:
+        if e == name:
+            return True
+        if name.endswith(".experts") and "experts" in e and name in e:
+            return True
+        if method == "compressed-tensors" and e.startswith("re:") and re.match(e[3:], name):
+            return True
+        if method.startswith("modelopt") and (e in name or fnmatch(name, e)):
+            return True
+        if method in ("awq", "awq_marlin") and e in name:
+            return True
+    return False
+
+
+def unquantized_linear_groups(quantization_config: dict[str, Any] | None, num_layers: int) -> dict[int, frozenset[str]]:
+    """Per decoder layer, the linear groups (LINEAR_GROUPS) a quantized checkpoint keeps in 16-bit.
+
+    Read from the checkpoint's ignore list (`ignore`, `modules_to_not_convert`, `ignored_layers`,
+    ModelOpt's `exclude_modules`) as vLLM 0.19.0 matches it against each layer's prefix
+    (`_skipped`). Module names follow the checkpoint's own prefix (`model.layers.N.` or a
+    wrapper's `language_model.model.layers.N.`) and MLP name (`mlp` / `feed_forward`). MXFP4
+    quantizes only the MoE experts (mxfp4.py get_quant_method); the memory model already keeps
+    the rest in 16-bit, so nothing is listed for it. Embeddings, norms, routers and lm_head are
+    16-bit in the memory model whatever the list says.
+    """
+    q = quantization_config
+    if not q:
+        return {}
+    try:
+        method = quant_method(q)
+    except UnsupportedQuantization:
+        return {}
+    if method == "mxfp4":
+        return {}
+    entries = _ignore_list(q)
+    if not entries:
+        return {}
+    import re
+
+    text = [e for e in entries if not re.search(r"vision|visual|multi_modal|audio", e)]
+    prefixes = {m.group(1) for e in text if (m := re.match(r"^(?:re:)?([A-Za-z_.]*?layers\.)(?:\d+|\*)\.", e))}
+    prefixes = {p for p in prefixes if "\\" not in p and "*" not in p} or {"model.layers."}
+    if any(e.startswith("re:") for e in text):
+        prefixes |= {"model.layers.", "language_model.model.layers."}
+    mlp = "feed_forward" if any(".feed_forward." in e or e.endswith(".feed_forward") for e in text) else "mlp"
+    out: dict[int, frozenset[str]] = {}
+    for i in range(num_layers):
+        groups = set()
+        for g, names in _GROUP_NAMES.items():
+            for pre in prefixes:
+                if any(_skipped(f"{pre}{i}." + n.format(mlp=mlp), text, method) for n in names):
+                    groups.add(g)
+        if groups:
+            out[i] = frozenset(groups)
+    return out
 
 
 def precision_of_checkpoint(quantization_config: dict[str, Any] | None, torch_dtype: str) -> str:
@@ -500,6 +668,14 @@ class EngineLayout:
     dtype: str | None  # None: no 16-bit dtype works (a problem of its own)
     scheme: QuantScheme | None
 
+    @property
+    def gemm_dtype(self) -> str:
+        """What the GEMMs multiply on this GPU ("bf16" = 16-bit, fp16 where bf16 is absent)."""
+        cc = capability(self.gpu)
+        if self.scheme is None or cc is None:
+            return "bf16"
+        return self.scheme.gemm_dtype(cc)
+
 
 def resolve_layout(arch: ModelArch, checkpoint_precision: str, quantization_config: dict[str, Any] | None,
                    gpu: Gpu, tp: int, pp: int, precision: str, kv_cache_dtype: str) -> tuple[EngineLayout | None, list[str]]:
@@ -519,7 +695,8 @@ def resolve_layout(arch: ModelArch, checkpoint_precision: str, quantization_conf
             if want != "float16" and precision not in UNQUANTIZED:
                 problems += [p for p in dtype_problems(arch.model_type, "float16", gpu, scheme) if p not in problems]
         problems += quantization_problems(scheme, gpu)
-        problems += kv_cache_problems(kv_cache_dtype, gpu)
+        # the KV dtype vLLM really runs: "auto" follows a ModelOpt checkpoint's FP8 KV config
+        problems += kv_cache_problems(resolved_kv_cache_dtype(kv_cache_dtype, quantization_config), gpu)
     problems += tensor_parallel_problems(arch, tp, pp)
     if scheme is not None:
         problems += fp8_block_problems(arch, tp, scheme.weight_block)

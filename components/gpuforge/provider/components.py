@@ -137,38 +137,22 @@ def _planned_stack(tr: Translator) -> type[pulumi.ComponentResource]:
     tr.types["PlannedStackArgs"] = args_td
 
     def __init__(self: Any, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
-        from gpuforge.program import plan_stack
+        from gpuforge.program import build, plan_stack
         from gpuforge.report import render_plans
-        from gpuforge.stack import GpuCluster, GpuClusterArgs, ModelDeployment, ModelDeploymentArgs
 
         pulumi.ComponentResource.__init__(self, "gpuforge:index:PlannedStack", name, None, opts)
         raw = {k: v for k, v in to_spec(args.get("spec") or {}).items() if v is not None}
         specs, results = plan_stack(raw)  # SpecError / NoFeasiblePlan: every problem, path and fix
         plans = [r.to_plan() for r in results]
-        first = specs[0]
-        cluster_name = args.get("cluster_name") or first.cluster.name or f"gpuforge-{name}"
-        child = pulumi.ResourceOptions(parent=self)
-        cluster = GpuCluster(
-            cluster_name,
-            GpuClusterArgs(
-                name=cluster_name,
-                plans=plans,
-                cluster=first.cluster,
-                kube_prometheus_stack=first.cluster.kube_prometheus_stack,
-                serving_namespaces=tuple(sorted({s.serving.namespace for s in specs})),
-            ),
-            child,
-        )
+        cluster_name = args.get("cluster_name") or specs[0].cluster.name or f"gpuforge-{name}"
         tokens = args.get("hf_tokens") or {}
-        endpoints = {}
-        for spec, plan in zip(specs, plans, strict=True):
+
+        def token_of(spec: Any) -> Any:
             token = tokens.get(spec.name)
-            dep = ModelDeployment(
-                spec.name,
-                ModelDeploymentArgs(spec=spec, plan=plan, cluster=cluster, hf_token=pulumi.Output.secret(token) if token is not None else None),
-                child,
-            )
-            endpoints[spec.name] = dep.endpoint
+            return pulumi.Output.secret(token) if token is not None else None
+
+        cluster, deployments = build(specs, plans, cluster_name, token_of, pulumi.ResourceOptions(parent=self))
+        endpoints = {n: dep.endpoint for n, dep in deployments.items()}
         self.cluster_name = cluster.cluster_name
         self.endpoints = _resolve(endpoints)
         self.plan_markdown = render_plans(results, "markdown")

@@ -103,10 +103,23 @@ def usable(row: dict[str, Any]) -> str | None:
     return None
 
 
+# A third-party quantized checkpoint (RedHatAI / neuralmagic llm-compressor repos) keeps its base
+# model's architecture and adds a quantization suffix to the name. The catalog does not fold such
+# repos into 16-bit rows (a repo names one checkpoint), but a logged start-up states the
+# quantization vLLM applied, so its memory can be checked against the base architecture.
+_QUANT_SUFFIX = re.compile(r"-(quantized\.w\d+a\d+|fp8-dynamic|fp8)$", re.IGNORECASE)
+
+
 def _model(row: dict[str, Any]) -> ResolvedModel | None:
     for key in (row.get("model_id"), row.get("arch_config_key")):
         if key and catalog.find_model(key):
             return resolve(key)
+    name = str(row.get("model_id") or "").split("/")[-1]
+    base = _QUANT_SUFFIX.sub("", name)
+    if base != name and row.get("quantization"):
+        for m in catalog.all_models():
+            if m.hf_id.split("/")[-1].lower() == base.lower():
+                return resolve(m.id)
     return None
 
 

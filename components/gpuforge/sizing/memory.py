@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from gpuforge.catalog import Gpu
+from gpuforge.engine.vllm import resolved_kv_cache_dtype, unquantized_linear_groups
 from gpuforge.sizing.architecture import ModelArch
 from gpuforge.sizing.versions import GIB, VLLM_VERSION, EngineConstants, engine_constants
 
@@ -175,6 +176,55 @@ def _moe_count(arch: ModelArch, layers: range) -> int:
     return cache[key]
 
 
+def _unquantized_groups(arch: ModelArch) -> dict[int, frozenset[str]]:
+    """Linear groups per layer the checkpoint keeps in 16-bit (gpuforge.engine.vllm), cached."""
+    cache = arch.__dict__.setdefault("_unquantized_cache", {})
+    if "groups" not in cache:
+        cache["groups"] = unquantized_linear_groups(arch.quantization_config, arch.num_layers)
+    return cache["groups"]
+
+
+def _group_params(arch: ModelArch, tp: int, group: str, moe: bool) -> float:
+    """Parameters one GPU holds of one linear group of one layer (see _layer_weight_bytes)."""
+    h = arch.hidden_size
+    if group in ("qkv", "o"):
+        v_dim = arch.v_head_dim if arch.is_mla else arch.head_dim
+        o = arch.num_heads * v_dim * h / tp
+        if group == "o":
+            return o
+        if arch.is_mla:
+            qk_head = arch.qk_nope_head_dim + arch.qk_rope_head_dim
+            rest = h * (arch.kv_lora_rank + arch.qk_rope_head_dim) + arch.kv_lora_rank * arch.num_heads * (arch.qk_nope_head_dim + arch.v_head_dim) / tp
+            if arch.q_lora_rank:
+                return rest + h * arch.q_lora_rank + arch.q_lora_rank * arch.num_heads * qk_head / tp
+            return rest + h * arch.num_heads * qk_head / tp
+        return h * (arch.num_heads / tp + 2 * kv_heads_per_gpu(arch, tp)) * arch.head_dim
+    if group == "experts":
+        return arch.num_experts * 3 * h * arch.moe_intermediate_size / tp if moe else 0.0
+    if group == "shared_expert":
+        return 3 * h * arch.shared_expert_intermediate_size / tp if moe else 0.0
+    if moe or not arch.gated_mlp:
+        return 0.0  # dense gate/up/down names do not apply to an MoE layer's experts
+    width = arch.dense_intermediate_size or arch.intermediate_size
+    return (2 if group == "gate_up" else 1) * h * width / tp
+
+
+def _unquantized_extra_bytes(arch: ModelArch, tp: int, layers: range, quant: str, dtype_bytes: int) -> float:
+    """What the checkpoint's 16-bit modules (its ignore list) add over sizing them quantized."""
+    if quant == "none":
+        return 0.0
+    groups = _unquantized_groups(arch)
+    if not groups:
+        return 0.0
+    extra = dtype_bytes - _QUANT_BYTES[quant]
+    moe_layers = arch.moe_layers
+    total = 0.0
+    for i in layers:
+        for g in groups.get(i, ()):
+            total += _group_params(arch, tp, g, bool(moe_layers and moe_layers[i])) * extra
+    return total
+
+
 def stage_weight_bytes(arch: ModelArch, tp: int, pp: int, stage: int, quant: str, dtype_bytes: int, vocab_padding: int) -> float:
     """Bytes of weights one GPU of PP stage `stage` holds."""
     h = arch.hidden_size
@@ -183,6 +233,8 @@ def stage_weight_bytes(arch: ModelArch, tp: int, pp: int, stage: int, quant: str
     total = n_moe * _layer_weight_bytes(arch, tp, quant, dtype_bytes, True) if n_moe else 0.0
     if len(layers) - n_moe:
         total += (len(layers) - n_moe) * _layer_weight_bytes(arch, tp, quant, dtype_bytes, False)
+    # modules the checkpoint's ignore list keeps in 16-bit (vLLM loads them unquantized)
+    total += _unquantized_extra_bytes(arch, tp, layers, quant, dtype_bytes)
     vocab_rows = math.ceil(arch.vocab_size / vocab_padding) * vocab_padding
     embedding = math.ceil(vocab_rows / tp) * h * dtype_bytes
     if stage == 0:
@@ -259,7 +311,9 @@ def estimate_memory(arch: ModelArch, gpu: Gpu, inputs: MemoryInputs, version: st
     quant = inputs.quantization or "none"
     if quant not in WEIGHT_QUANTIZATIONS:
         raise ValueError(f"quantization {quant!r} is not one of {', '.join(WEIGHT_QUANTIZATIONS)}")
-    kv_bytes = 1 if inputs.kv_cache_dtype.startswith("fp8") else dtype_bytes
+    # "auto" is the checkpoint's KV dtype where its config names one (ModelOpt FP8 KV)
+    kv_dtype = resolved_kv_cache_dtype(inputs.kv_cache_dtype, arch.quantization_config)
+    kv_bytes = 1 if kv_dtype.startswith("fp8") else dtype_bytes
     block_size = inputs.block_size or k.default_block_size
     seqs_default, tokens_default = default_batch_limits(gpu, k)
     max_num_seqs = inputs.max_num_seqs or seqs_default

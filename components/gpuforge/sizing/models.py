@@ -11,7 +11,12 @@ from gpuforge.engine import vllm as engine
 from gpuforge.errors import Problem, SpecError
 from gpuforge.hub import HubCheckpoint, resolve_repo
 from gpuforge.inputs import load_json, read_text
-from gpuforge.sizing.architecture import ConfigError, ModelArch, parse_config
+from gpuforge.sizing.architecture import (
+    ConfigError,
+    ModelArch,
+    parse_config,
+    quantization_config_of,
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,8 @@ def estimated_download_bytes(arch: ModelArch, params_total: int, precision: str)
     return int(stage_weight_bytes(arch, 1, 1, 0, precision, 2, 1) - rotary_cache)
 
 
-def _from_config(key: str, hf_id: str, config: dict[str, Any], revision: str | None, cat: catalog.CatalogModel | None) -> ResolvedModel:
-    arch = parse_config(config)
+def _from_config(key: str, hf_id: str, config: dict[str, Any], revision: str | None, cat: catalog.CatalogModel | None, hf_quant_config: dict[str, Any] | None = None) -> ResolvedModel:
+    arch = parse_config(config, hf_quant_config=hf_quant_config)
     lm = arch.params_total
     extra = 0
     if cat is not None and ("vision_config" in config or "vision_config" in cat.config):
@@ -179,4 +184,56 @@ def resolve(
             f"model {model!r} is not in the catalog; nearest: {', '.join(near) or 'none'}. "
             "Give a Hugging Face repo id (org/name) or the path to its config.json instead."
         )
-    return _from_config(cat.id, hf_id or cat.hf_id, cat.config, revision or cat.revision, cat)
+    return _from_config(cat.id, hf_id or cat.hf_id, cat.config, revision or cat.revision, cat, cat.hf_quant_config)
+
+
+def catalog_precision(m: catalog.CatalogModel) -> str | None:
+    """The precision a catalog checkpoint ships in, from its own config files (None: unreadable)."""
+    try:
+        q = quantization_config_of(m.config, m.hf_quant_config)
+        return engine.precision_of_checkpoint(q, str(m.config.get("torch_dtype") or (m.config.get("text_config") or {}).get("torch_dtype") or "bfloat16"))
+    except engine.UnsupportedQuantization:
+        return None
+
+
+def prequantized_checkpoints(model: ResolvedModel, precision: str) -> list[catalog.CatalogModel]:
+    """Catalog checkpoints quantized from the same 16-bit model (`base`) that ship `precision`.
+
+    What vLLM cannot produce at load time (every precision but fp8) needs such a checkpoint;
+    the planner and `gpuforge estimate` name them. A base model and its instruct twin are
+    different models, so only rows whose `base` is the named row (or the named row's base) count.
+    """
+    if model.catalog_id is None:
+        return []
+    named = catalog.find_model(model.catalog_id)
+    base = (named.base if named is not None and named.base else None) or model.catalog_id
+    return [
+        m for m in catalog.all_models()
+        if m.id != model.catalog_id and (m.base == base or m.id == base) and catalog_precision(m) == precision
+    ]
+
+
+def precision_fix(model: ResolvedModel, precision: str, path: str = "model.id") -> str:
+    """The fix for a precision the checkpoint cannot be served at: the catalog's checkpoints that ship it."""
+    found = prequantized_checkpoints(model, precision)
+    if found:
+        names = ", ".join(f"{m.id} ({m.hf_id})" for m in found)
+        return f"name a checkpoint that ships {precision} as {path}: {names}"
+    what = model.catalog_id or model.hf_id
+    return (
+        f"the catalog has no {precision} checkpoint of {what}: name one by its Hugging Face repo id as {path} "
+        f"(read from the Hub with its quantization_config), or use a precision the checkpoint loads at "
+        f"({', '.join(serveable_precisions(model))})"
+    )
+
+
+def serveable_precisions(model: ResolvedModel) -> list[str]:
+    """Precisions vLLM serves this checkpoint at (gpuforge.engine.vllm.precision_problems)."""
+    return [p for p in engine.PRECISIONS if not engine.precision_problems(model.checkpoint_precision, p)]
+
+
+def precision_problems(asked: list[str] | None, model: ResolvedModel) -> list[Problem]:
+    """model.precision when none of the asked precisions can be loaded from the named checkpoint."""
+    if not asked or any(not engine.precision_problems(model.checkpoint_precision, p) for p in asked):
+        return []
+    return [Problem("model.precision", engine.precision_problems(model.checkpoint_precision, p)[0], precision_fix(model, p)) for p in asked]

@@ -188,6 +188,9 @@ class Performance:
     error_group: str = ""
     uncertainty: dict[str, float] = field(default_factory=dict)
     ttft_median_ms: float = 0.0
+    # 99th percentile of the per-token latency (the corpus measures p99, not p95: it checks
+    # the tail model); like itl_p95_ms never below the mean
+    itl_p99_ms: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -198,7 +201,13 @@ class Performance:
 
 
 def compute_dtype(layout: Layout) -> str:
-    """The GEMM input precision vLLM's kernels run for this weight format on this GPU."""
+    """The GEMM input precision vLLM's kernels run for this weight format on this GPU.
+
+    The planner and `gpuforge estimate` pass the engine's answer (Layout.compute_dtype =
+    gpuforge.engine.vllm EngineLayout.gemm_dtype, from the checkpoint's quantization scheme and
+    vLLM's kernel selection). The guess below serves callers that state no scheme: the corpus
+    restatement (sizing/calibration.py, which overrides it where a point says what ran) and
+    direct model tests."""
     if layout.compute_dtype:
         return layout.compute_dtype
     q = layout.quantization
@@ -549,6 +558,44 @@ def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_ma
     return total, ttft, itl, pre
 
 
+def _poisson_quantile(mean: float, q: float) -> int:
+    """Smallest j with P(N <= j) >= q for N ~ Poisson(mean)."""
+    if mean <= 0:
+        return 0
+    term = cdf = math.exp(-mean)
+    j = 0
+    while cdf < q and j < 10_000:
+        j += 1
+        term *= mean / j
+        cdf += term
+    return j
+
+
+def _itl_tail(sm: StepModel, b: float, ctx: float, prompt: int, budget: int, prompts_per_step: float, decode_step: float) -> tuple[float, float]:
+    """(p95, p99) of the per-token latency of a decoding batch of `b` sequences.
+
+    Every decoding sequence gets one token per engine step, so the per-token latency is the
+    step time, weighted equally over steps. A step is slower when vLLM's chunked prefill puts
+    prompt tokens into it (vllm/v1/core/sched/scheduler.py: running requests first, then waiting
+    prompts up to max_num_batched_tokens). With prompts arriving at random, the number of prompt
+    chunks a step carries is Poisson with mean `prompts_per_step` x chunks per prompt (a prompt
+    longer than the room left in the budget is split into ceil(prompt / room) chunks); a step
+    with j chunks runs min(j x chunk, room) prompt tokens next to the decodes. The quantile is
+    that of the step time over this distribution: no prompt in 95% of the steps gives the
+    plain decode step, more gives the stalled one.
+    """
+    room = max(1.0, budget - b)
+    k = math.ceil(prompt / room)
+    chunk = prompt / k
+    chunks_per_step = prompts_per_step * k
+
+    def at(q: float) -> float:
+        j = _poisson_quantile(chunks_per_step, q)
+        return decode_step if j == 0 else sm.step_s(b, ctx, min(j * chunk, room), prompt / 2)
+
+    return at(0.95), at(0.99)
+
+
 def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, params: PerfParams | None = None) -> Performance:
     """Predict TTFT, ITL (mean and p95) and throughput of one replica under the workload."""
     params = params or load_params()
@@ -569,7 +616,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
     prefill_alone = sum(sm.step_s(0, 0, chunk, k * chunk + chunk / 2) for k in range(chunks))
     if capacity < 1:
         inf = float("inf")
-        return Performance(inf, inf, inf, inf, inf, 0.0, 0.0, 0.0, 0, prefill_alone / MS, inf, 1.0, "kv-capacity", **extra, ttft_median_ms=inf)
+        return Performance(inf, inf, inf, inf, inf, 0.0, 0.0, 0.0, 0, prefill_alone / MS, inf, 1.0, "kv-capacity", **extra, ttft_median_ms=inf, itl_p99_ms=inf)
     ctx = I + O / 2  # mean context of a decoding sequence
 
     def steady(b: float) -> tuple[float, float, float]:
@@ -604,7 +651,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
         batch = wave
         rho = pre / total
         decode_step = sm.step_s(wave, ctx)
-        itl_p95 = max(itl, sm.step_s(wave, ctx, min(I, budget), I / 2))
+        itl_p95 = itl_p99 = max(itl, sm.step_s(wave, ctx, min(I, budget), I / 2))
         limited = sm.bound(wave) if waves == 1 else slot_reason
     else:
         rate = workload.request_rate
@@ -686,9 +733,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
         rps = lam
         batch = b
         decode_step = sm.step_s(b, ctx)
-        chunk_steps = lam * math.ceil(I / max(1.0, budget - b)) * step  # fraction of steps with a prompt chunk
-        stalled = sm.step_s(b, ctx, min(I, max(1.0, budget - b)), I / 2)
-        itl_p95 = stalled if chunk_steps >= 0.05 else max(step, decode_step)
+        itl_p95, itl_p99 = _itl_tail(sm, b, ctx, I, budget, lam * step, decode_step)
         limited = limited or sm.bound(b)
         if not rate and workload.rounds and workload.rounds > 1 / 0.999:
             # a benchmark run: its first round starts every user at once
@@ -706,6 +751,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
         ttft_p95_ms=(ttft_p95 + request) / MS,
         itl_ms=itl / MS,
         itl_p95_ms=max(itl_p95, itl) / MS,
+        itl_p99_ms=max(itl_p99, itl_p95, itl) / MS,
         e2e_ms=(e2e + request) / MS,
         output_tokens_per_s=rps * O,
         requests_per_s=rps,

@@ -28,7 +28,7 @@ from gpuforge.engine.launch import serving_support_problem
 from gpuforge.errors import Problem, SpecError
 from gpuforge.plan import CAPACITY_LABEL, NodePoolPlan, Plan, ServingPlan
 from gpuforge.sizing.memory import MemoryEstimate, MemoryInputs, estimate_memory
-from gpuforge.sizing.models import ResolvedModel, resolve
+from gpuforge.sizing.models import ResolvedModel, precision_problems, resolve
 from gpuforge.sizing.performance import Layout, Performance, Workload, predict
 from gpuforge.sizing.versions import VLLM_VERSION, engine_constants
 from gpuforge.spec import DeploymentSpec, region_for
@@ -101,6 +101,13 @@ class Evaluation:
     max_num_seqs: int = 0
     per_replica_concurrency: int = 0
     notes: list[str] = field(default_factory=list)
+    kv_cache_dtype_run: str = ""  # what vLLM runs for the candidate's --kv-cache-dtype ("" = the same)
+
+    @property
+    def kv_label(self) -> str:
+        """`--kv-cache-dtype` as passed, and what it runs where the checkpoint decides ("auto->fp8")."""
+        kv = self.candidate.kv_cache_dtype
+        return f"{kv}->{self.kv_cache_dtype_run}" if self.kv_cache_dtype_run and self.kv_cache_dtype_run != kv else kv
 
     @property
     def cost_per_month(self) -> float:
@@ -282,7 +289,7 @@ def _memory_uncached(model: ResolvedModel, gpu: Gpu, tp: int, pp: int, prec: str
 
 
 def _performance(model: ResolvedModel, layout: Layout, workload: Workload, mem: MemoryEstimate) -> Performance:
-    lay = (layout.gpu.id, layout.tensor_parallel, layout.pipeline_parallel, layout.quantization, layout.kv_cache_dtype, layout.gpus_per_node, layout.node_fabric)
+    lay = (layout.gpu.id, layout.tensor_parallel, layout.pipeline_parallel, layout.quantization, layout.kv_cache_dtype, layout.gpus_per_node, layout.node_fabric, layout.compute_dtype)
     key = ("perf", id(model), lay, workload.input_tokens, workload.output_tokens, workload.concurrency, workload.request_rate, id(mem))
     return _memo(key, predict, model, layout, workload, mem)
 
@@ -423,6 +430,7 @@ def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
     if not mem.fits:
         return _Sized(mem, None, max_model_len, seqs, per_replica, need, False, False, False)
     rate = spec.workload.requests_per_second / c.replicas if spec.workload.requests_per_second else None
+    engine_layout, _ = engine_problems(model, gpu, c.tensor_parallel, c.pipeline_parallel, c.precision, c.kv_cache_dtype)
     layout = Layout(
         gpu=gpu,
         tensor_parallel=c.tensor_parallel,
@@ -431,6 +439,7 @@ def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
         kv_cache_dtype=c.kv_cache_dtype,
         gpus_per_node=inst.gpu_count,
         node_fabric=inst.node_fabric,
+        compute_dtype=engine_layout.gemm_dtype if engine_layout is not None else None,
     )
     workload = Workload(spec.workload.input_tokens, spec.workload.output_tokens, concurrency=None if rate else per_replica, request_rate=rate)
     perf = _performance(model, layout, workload, mem)
@@ -439,19 +448,8 @@ def _size(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> _Sized:
         mem, perf, max_model_len, seqs, per_replica, need,
         kv_short=mem.kv_cache_tokens < need,
         ttft_over=perf.ttft_p95_ms > spec.sla.ttft_p95_ms * keep,
-        itl_over=itl_p95_ms(perf) > spec.sla.itl_limit_ms() * keep,
+        itl_over=perf.itl_p95_ms > spec.sla.itl_limit_ms() * keep,
     )
-
-
-def itl_p95_ms(perf: Performance) -> float:
-    """The ITL p95 the plan reports and checks: never below the mean ITL.
-
-    A percentile of per-token latency whose mean includes prompt-chunk stalls cannot honestly
-    sit below that mean for the SLA's purpose: the performance model's two-point (plain step /
-    stalled step) distribution puts the 95th percentile on the plain step whenever fewer than
-    5% of steps stall, which hides the stalls the mean already counts.
-    """
-    return max(perf.itl_p95_ms, perf.itl_ms)
 
 
 def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evaluation:
@@ -487,6 +485,9 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
         ev.notes.append(f"{scheme.description} runs weight-only (Marlin, 16-bit activations) on {gpu.name}")
     if c.precision == "fp16" and model.checkpoint_precision == "bf16" and not spec.model.precisions():
         ev.notes.append(f"{gpu.name} has no bf16: served in float16")
+    ev.kv_cache_dtype_run = engine.resolved_kv_cache_dtype(c.kv_cache_dtype, model.arch.quantization_config)
+    if ev.kv_cache_dtype_run != c.kv_cache_dtype:
+        ev.notes.append(f"--kv-cache-dtype {c.kv_cache_dtype} runs a {ev.kv_cache_dtype_run} KV cache: the checkpoint's kv_cache_quant_algo says so (sized so)")
     if c.nodes_per_replica > 1:
         if inst.node_fabric == "none":
             reasons.append(f"{inst.name} has neither EFA nor InfiniBand for pipeline stages across nodes")
@@ -534,7 +535,7 @@ def evaluate(spec: DeploymentSpec, model: ResolvedModel, c: Candidate) -> Evalua
             reasons.append(f"TTFT p95 {_ms(perf.ttft_p95_ms)} > {spec.sla.ttft_p95_ms * keep:,.0f} ms (SLA {spec.sla.ttft_p95_ms:g} ms less {spec.sla.headroom:.0%} headroom)")
             kinds.add("ttft")
         if sized.itl_over:
-            reasons.append(f"ITL p95 {_ms(itl_p95_ms(perf))} > {spec.sla.itl_limit_ms() * keep:,.1f} ms (SLA {spec.sla.itl_limit_ms():g} ms less {spec.sla.headroom:.0%} headroom)")
+            reasons.append(f"ITL p95 {_ms(perf.itl_p95_ms)} > {spec.sla.itl_limit_ms() * keep:,.1f} ms (SLA {spec.sla.itl_limit_ms():g} ms less {spec.sla.headroom:.0%} headroom)")
             kinds.add("itl")
     # budget
     if spec.budget.max_monthly_usd is not None and price is not None and ev.cost_per_month > spec.budget.max_monthly_usd:
@@ -662,7 +663,9 @@ def plan_deployment(
     cheapest single changes that fit (`gpuforge.sizing.relax`, which re-plans with it off).
     """
     model = resolve(spec.model.id or "", spec.model.config, spec.model.hf_id, spec.model.revision, token=hf_token, refresh=refresh_hub)
-    problems = context_problems(spec, model)
+    # a precision the checkpoint cannot load at is a spec error that names the catalog's
+    # checkpoints shipping it (gpuforge.sizing.models.precision_problems)
+    problems = precision_problems(spec.model.precisions(), model) + context_problems(spec, model)
     if problems:
         raise SpecError(f"deployment {spec.name!r}", problems)
     feasible: list[Evaluation] = []
@@ -825,6 +828,7 @@ def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = 
         "precision": c.precision,
         "quantization": engine_quantization(model, c.precision),
         "kv_cache_dtype": c.kv_cache_dtype,
+        "kv_cache_dtype_run": ev.kv_cache_dtype_run or c.kv_cache_dtype,  # what vLLM runs (a checkpoint may set fp8 under auto)
         "max_model_len": ev.max_model_len,
         "max_num_seqs": ev.max_num_seqs,
         "fabric": c.instance.node_fabric if c.nodes_per_replica > 1 else "none",
@@ -836,7 +840,7 @@ def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = 
         **pricing_summary(ev, model),
         "predicted": {
             "ttft_p95_ms": round(perf.ttft_p95_ms, 1) if perf else None,
-            "itl_p95_ms": round(itl_p95_ms(perf), 2) if perf else None,
+            "itl_p95_ms": round(perf.itl_p95_ms, 2) if perf else None,
             "ttft_ms": round(perf.ttft_ms, 1) if perf else None,
             "itl_ms": round(perf.itl_ms, 2) if perf else None,
             "output_tokens_per_s": round(tokens_per_s, 1),
@@ -887,8 +891,8 @@ def summary(ev: Evaluation, model: ResolvedModel, spec: DeploymentSpec | None = 
         out["margins"] = {
             "ttft_p95_ms": round(sla_t - perf.ttft_p95_ms, 1),
             "ttft_p95_pct": round((sla_t - perf.ttft_p95_ms) / sla_t * 100, 1),
-            "itl_p95_ms": round(sla_i - itl_p95_ms(perf), 2),
-            "itl_p95_pct": round((sla_i - itl_p95_ms(perf)) / sla_i * 100, 1),
+            "itl_p95_ms": round(sla_i - perf.itl_p95_ms, 2),
+            "itl_p95_pct": round((sla_i - perf.itl_p95_ms) / sla_i * 100, 1),
         }
     return out
 

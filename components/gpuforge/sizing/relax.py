@@ -115,9 +115,8 @@ def _latency_fit(spec: DeploymentSpec, which: str, hf_token: str | None = None) 
     loose = _plan(_copy(spec, "sla", itl_p95_ms=1e9), hf_token)
     if loose is None:
         return None
-    from gpuforge.sizing.planner import itl_p95_ms  # the planner imports this module
 
-    need = _round_up(itl_p95_ms(loose.chosen.performance) / (1 - spec.sla.headroom), 5)
+    need = _round_up(loose.chosen.performance.itl_p95_ms / (1 - spec.sla.headroom), 5)
     if need <= spec.sla.itl_limit_ms():
         return None
     relaxed = _copy(spec, "sla", itl_p95_ms=need)
