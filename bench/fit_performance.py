@@ -374,6 +374,8 @@ def main() -> int:
     if cv:
         import accuracy  # bench/accuracy.py: regenerates docs/accuracy.md from the files just written
 
+        load_params.cache_clear()  # the report's issue examples predict with the parameters just written
+
         accuracy.main()
     return 0
 

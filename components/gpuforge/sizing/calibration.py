@@ -336,9 +336,8 @@ def _weight_format(pt: dict[str, Any], model: ResolvedModel) -> tuple[str, str, 
     if "gpt-oss" in pt["model_id"] or ckpt == "mxfp4" or "mxfp4" in label:
         return "mxfp4", "mxfp4", None
     if "nvfp4" in label:
-        # NVFP4: 4-bit e2m1 + an fp8 scale per 16 (0.56 B/param); the memory estimator's
-        # closest 4-bit format (0.52 B/param) stands in for the byte count
-        return "int4-gptq", "nvfp4", None
+        # NVFP4: 4-bit e2m1 + an fp8 scale per 16 (0.5625 B/param, sizing/memory.py)
+        return "nvfp4", "nvfp4", None
     if "w8a16" in label:
         return "int8", "int8", "bf16"
     if "w8a8" in label or "int8" in label:

@@ -40,7 +40,7 @@ from importlib import resources
 from typing import Any
 
 from gpuforge.catalog import Gpu
-from gpuforge.sizing.memory import MemoryEstimate
+from gpuforge.sizing.memory import _QUANT_BYTES, MemoryEstimate
 
 MS = 1e-3
 PARAMS_FILE = "perf_params.json"
@@ -262,22 +262,23 @@ def dense_stream_eff(quant: str, glob: dict[str, float], fp8_block: bool = False
     return weight_stream_eff(quant, glob, fp8_block)
 
 
-def attention_unquantized(arch) -> bool:
-    """True when the checkpoint's quantization_config keeps the attention projections out of
-    quantization (`ignore` / `exclude_modules` / `modules_to_not_convert` naming self_attn),
-    as NVIDIA's ModelOpt NVFP4 repos do (e.g. nvidia/Kimi-K2.5-NVFP4: "ignore": [...
-    "model.layers.0.self_attn*", ...]); vLLM then loads those layers unquantized."""
-    cache = arch.__dict__
-    if "_perf_attn16" not in cache:
-        q = arch.quantization_config or {}
-        names: list[str] = []
-        for src in (q, q.get("quantization") if isinstance(q.get("quantization"), dict) else {}):
-            for key in ("ignore", "exclude_modules", "modules_to_not_convert"):
-                v = src.get(key) if isinstance(src, dict) else None
-                if isinstance(v, list):
-                    names += [str(x) for x in v]
-        cache["_perf_attn16"] = any("self_attn" in n for n in names)
-    return bool(cache["_perf_attn16"])
+def sixteen_bit_bytes(arch, tp: int, quantization: str) -> float:
+    """Bytes per TP rank of the linear layers a quantized checkpoint keeps in 16 bits (its
+    ignore list, gpuforge.engine.vllm.unquantized_linear_groups), as sizing/memory.py counts
+    them in the weights; 0 for 16-bit and MXFP4 checkpoints (the memory model keeps MXFP4's
+    non-expert layers 16-bit already, and those stream as 16-bit: dense_stream_eff)."""
+    if quantization in ("none", "mxfp4"):
+        return 0.0
+    cache = arch.__dict__.setdefault("_perf_w16", {})
+    if tp not in cache:
+        from gpuforge.sizing.memory import _group_params, _unquantized_groups
+
+        total = 0.0
+        for i, groups in _unquantized_groups(arch).items():
+            moe = bool(arch.moe_layers and i < len(arch.moe_layers) and arch.moe_layers[i])
+            total += sum(_group_params(arch, tp, g, moe) for g in groups) * 2
+        cache[tp] = total
+    return float(cache[tp])
 
 
 def fp8_block_scaled(model, layout: Layout) -> bool:
@@ -377,8 +378,14 @@ class StepModel:
         self.n_moe = sum(arch.moe_layers) if arch.is_moe and arch.moe_layers else (arch.num_layers if arch.is_moe else 0)
         # bytes one TP rank streams per step, all PP stages on the token's path
         w_rank = memory.weights_gib_total * (1 << 30) / tp
-        expert_frac = arch.expert_params / max(1, arch.params_total) if arch.is_moe else 0.0
-        self.w_expert = w_rank * expert_frac
+        # modules the checkpoint keeps in 16 bits (its ignore list: NVIDIA's NVFP4 repos leave
+        # every self_attn unquantized), sized as the memory estimate sizes them
+        self.w16 = sixteen_bit_bytes(arch, tp, layout.quantization)
+        if arch.is_moe and layout.quantization in _QUANT_BYTES:
+            # routed experts at the format's bytes per parameter, as the memory estimate counts them
+            self.w_expert = min(w_rank - self.w16, arch.expert_params * _QUANT_BYTES[layout.quantization] / tp)
+        else:
+            self.w_expert = w_rank * arch.expert_params / max(1, arch.params_total) if arch.is_moe else 0.0
         self.w_dense = w_rank - self.w_expert
         self.experts, self.topk = arch.num_experts, arch.experts_per_token
         bw = gpu.memory_bandwidth_gbs * 1e9 * g.mbu
@@ -388,14 +395,8 @@ class StepModel:
         self.inv_bw_dense = 1 / (bw * dense_stream_eff(layout.quantization, glob, block))
         self.inv_bw_w = 1 / (bw * weight_stream_eff(layout.quantization, glob, block))
         self.inv_bw_kv = 1 / bw
-        self.dense_s = self.w_dense * self.inv_bw_dense  # seconds to stream the dense layers
-        if layout.quantization not in ("none", "mxfp4") and attention_unquantized(arch):
-            # the checkpoint leaves attention in 16 bits (ModelOpt NVFP4 repos `ignore` every
-            # self_attn): those bytes stream at the 16-bit GEMM's rate, not the format's
-            attn = arch.attention_params_per_layer() * arch.num_layers / tp
-            q_bytes = memory.weights_gib_total * (1 << 30) / max(1, arch.params_total)
-            self.w_dense += attn * max(0.0, 2 - q_bytes)
-            self.dense_s = (self.w_dense - 2 * attn) * self.inv_bw_dense + 2 * attn / bw
+        # seconds to stream the dense layers: the 16-bit modules at the 16-bit GEMM's rate
+        self.dense_s = (self.w_dense - self.w16) * self.inv_bw_dense + self.w16 / bw
         cd = compute_dtype(layout)
         peak = _peak_tflops(gpu, cd) * 1e12 * g.mfu * {"fp8": glob["qmfu_fp8b" if block else "qmfu_fp8"], "fp4": glob["qmfu_fp4"]}.get(cd, 1.0)
         self.active = model.params_active
