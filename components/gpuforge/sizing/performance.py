@@ -316,6 +316,24 @@ def kernel_tables() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=64)
+def gemv_relative(gpu_id: str) -> float:
+    """This GPU's measured 16-bit GEMV bandwidth efficiency over its generation's mean
+    (data/kernel_tables.json: H100 SXM 0.79 vs H200 0.74 of peak, so `mbu`, fitted per
+    generation, is scaled per GPU); 1.0 for GPUs without a kernel table."""
+    systems = kernel_tables()["systems"]
+    mine = ((systems.get(KERNEL_SYSTEM.get(gpu_id, "")) or {}).get("gemm", {}).get("bfloat16") or {}).get("bandwidth_eff")
+    if not mine or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
+        return 1.0
+    gen = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
+    peers: list[float] = []
+    for system, e in systems.items():
+        eff = (e.get("gemm", {}).get("bfloat16") or {}).get("bandwidth_eff")
+        if eff and gen.get(system) == gen.get(KERNEL_SYSTEM[gpu_id]):
+            peers.append(float(eff))
+    return float(mine) / (sum(peers) / len(peers))
+
+
+@lru_cache(maxsize=64)
 def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, float] | None:
     """(seconds, seconds per byte) of one vLLM custom all-reduce on `tp` GPUs, from the
     measured kernel table: the latency of a 1 KiB message and the slope from 1 to 32 MiB.
@@ -347,8 +365,12 @@ def _expert_popularity(experts: int, topk: int, skew: float, groups: int = 12) -
     if topk >= experts:
         return ((1.0, -math.inf),)
     w = [(i + 1) ** -skew for i in range(experts)]
-    total = sum(w)
-    p = [min(1.0 - 1e-9, topk * x / total) for x in w]
+    # a token picks topk distinct experts: P(expert i) = min(1, c * w_i) with sum = topk
+    lo, hi = 0.0, topk / w[-1]
+    for _ in range(60):
+        c = 0.5 * (lo + hi)
+        lo, hi = (c, hi) if sum(min(1.0, c * x) for x in w) < topk else (lo, c)
+    p = [min(1.0 - 1e-9, hi * x) for x in w]
     out = []
     edges = sorted({min(experts, round(experts ** (j / groups))) for j in range(groups + 1)} | {0})
     for a, b in itertools.pairwise(edges):
@@ -388,7 +410,7 @@ class StepModel:
             self.w_expert = w_rank * arch.expert_params / max(1, arch.params_total) if arch.is_moe else 0.0
         self.w_dense = w_rank - self.w_expert
         self.experts, self.topk = arch.num_experts, arch.experts_per_token
-        bw = gpu.memory_bandwidth_gbs * 1e9 * g.mbu
+        bw = gpu.memory_bandwidth_gbs * 1e9 * g.mbu * gemv_relative(gpu.id)
         block = fp8_block_scaled(model, layout)
         # dense layers (attention, shared experts, dense MLPs) stream through the format's GEMM,
         # routed experts through its fused-MoE kernel: two kernels, two efficiencies
