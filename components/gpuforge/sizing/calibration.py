@@ -410,6 +410,11 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     mnbt = w.get("max_num_batched_tokens")
     if v0 and not mnbt:
         mnbt = max(max_len, 2048)  # V0 without chunked prefill: a whole prompt per step
+    if v0 and not seqs:
+        # V0's EngineArgs default (`max_num_seqs: int = 256` in vllm/engine/arg_utils.py before
+        # 0.8, read through a copy in the search index); the 0.19.0 defaults (1024 on large
+        # GPUs) came with V1's usage-context defaults
+        seqs = 256
     dtype = "auto"
     if gpu.architecture == "turing":
         dtype = "float16"
