@@ -61,11 +61,11 @@ EXTRA = REPO / "bench" / "data" / "extra_points.jsonl"
 PRIOR_GEN = {"mbu": (0.8, 0.5), "mfu": (0.5, 0.7), "step_ms": (1.0, 1.5), "layer_us": (10.0, 1.5), "moe_layer_us": (40.0, 1.5)}
 PRIOR_GLOBAL = {
     "tp_sync_us": (10.0, 1.0), "qbw_nvfp4": (0.4, 0.5), "kv_eff": (0.7, 0.7), "qbw_fp8": (0.85, 0.4), "qmfu_fp8": (0.7, 0.4), "qmfu_fp4": (0.6, 0.4), "qbw_fp8b": (0.5, 0.5), "qmfu_fp8b": (0.6, 0.4), "qbw_int4_moe": (0.6, 0.5), "qbw_fp8b_moe": (0.5, 0.5),
-    "ar_nvlink_us": (8.0, 1.0), "ar_pcie_us": (30.0, 1.0), "pcie_eff": (0.5, 0.7), "qbw_int4": (0.8, 0.5), "qbw_fp4": (0.8, 0.5),
+    "ar_nvlink_us": (8.0, 1.0), "ar_pcie_us": (30.0, 1.0), "pcie_eff": (0.5, 0.7), "pcie_host_eff": (0.3, 0.7), "qbw_int4": (0.8, 0.5), "qbw_fp4": (0.8, 0.5),
     "qbw_int8": (0.9, 0.5), "moe_eff": (0.5, 0.7), "route_skew": (0.3, 1.5), "act_quant_us": (10.0, 1.5), "ca2_closed": (1.0, 1.0), "v0_step": (1.5, 0.7), "request_ms": (10.0, 1.0),
     "seq_us": (20.0, 1.5), "v0_seq_us": (60.0, 1.5), "v0_stream_us": (60.0, 1.5), "sync_step_ms": (1.0, 1.5), "sync_seq_us": (10.0, 1.5), "closed_rounds": (10.0, 1.0),
 }
-UPPER_ONE = {"mbu", "mfu", "pcie_eff", "qbw_int4", "qbw_fp4", "qbw_nvfp4", "qbw_int8", "qbw_fp8", "qmfu_fp8", "qmfu_fp4", "qbw_fp8b", "qmfu_fp8b", "qbw_int4_moe", "qbw_fp8b_moe", "moe_eff", "kv_eff"}
+UPPER_ONE = {"mbu", "mfu", "pcie_eff", "pcie_host_eff", "qbw_int4", "qbw_fp4", "qbw_nvfp4", "qbw_int8", "qbw_fp8", "qmfu_fp8", "qmfu_fp4", "qbw_fp8b", "qmfu_fp8b", "qbw_int4_moe", "qbw_fp8b_moe", "moe_eff", "kv_eff"}
 KERNEL_GEN = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
 KERNEL_SIGMA = 0.25
 

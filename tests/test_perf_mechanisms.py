@@ -111,3 +111,19 @@ def test_per_gpu_gemv_efficiency_from_the_kernel_tables():
 def run_itl(m, gpu) -> float:
     mem = estimate_memory(m.arch, gpu, MemoryInputs(max_model_len=4096))
     return StepModel(m, Layout(gpu=gpu), mem).step_s(1, 1000)
+
+
+def test_geforce_all_reduce_goes_through_host_memory():
+    # GeForce boards have PCIe peer-to-peer disabled (NCCL's SHM transport, no custom
+    # all-reduce): the same card with P2P reduces faster at the same PCIe link
+    from gpuforge.sizing.calibration import CORPUS_STAND_INS
+
+    geforce = CORPUS_STAND_INS["RTX 4090 (PCIe proxy)"]
+    p2p = dataclasses.replace(geforce, id="rtx-4090-p2p", name="NVIDIA RTX 4090 (P2P)")
+    glob = load_params().glob
+    assert glob["pcie_host_eff"] < glob["pcie_eff"]
+    m = resolve("llama-3.1-8b-instruct")
+    mem = estimate_memory(m.arch, geforce, MemoryInputs(tensor_parallel=2, max_model_len=4096))
+    host = StepModel(m, Layout(gpu=geforce, tensor_parallel=2), mem)
+    peer = StepModel(m, Layout(gpu=p2p, tensor_parallel=2), mem)
+    assert host.comm_per_tok > peer.comm_per_tok

@@ -53,6 +53,7 @@ GLOBAL_PARAMS = (
     "ar_nvlink_us",  # all-reduce kernel latency over NVLink / xGMI where no kernel table exists
     "ar_pcie_us",  # all-reduce kernel latency through PCIe where no kernel table exists
     "pcie_eff",  # achieved fraction of PCIe bandwidth for all-reduce payloads (no kernel table)
+    "pcie_host_eff",  # the same without PCIe peer-to-peer (GeForce: through host memory)
     "qbw_fp8",  # weight-streaming efficiency of FP8 GEMM kernels relative to 16-bit ones
     "qmfu_fp8",  # FP8 GEMM compute efficiency relative to the 16-bit one (of the FP8 peak)
     "qbw_fp8b",  # the same for block-scaled FP8 checkpoints (weight_block_size, e.g. 128x128)
@@ -454,7 +455,11 @@ class StepModel:
             elif gpu.nvlink_gbs:
                 lat, per_byte = glob["ar_nvlink_us"] * 1e-6, 2 * (tp - 1) / tp / (gpu.nvlink_gbs / 2 * 1e9 * NVLINK_EFF)
             else:
-                lat, per_byte = glob["ar_pcie_us"] * 1e-6, 2 * (tp - 1) / tp / (gpu.pcie_gbs / 2 * 1e9 * glob["pcie_eff"])
+                # GeForce boards have PCIe peer-to-peer disabled, so NCCL stages the all-reduce
+                # through host memory (its SHM transport) and vLLM's custom all-reduce, which
+                # needs P2P, is off (vllm/distributed/device_communicators/custom_all_reduce.py:164 at 0.19.0)
+                eff = glob["pcie_host_eff"] if "GeForce" in gpu.name else glob["pcie_eff"]
+                lat, per_byte = glob["ar_pcie_us"] * 1e-6, 2 * (tp - 1) / tp / (gpu.pcie_gbs / 2 * 1e9 * eff)
             self.comm_fixed = 2 * self.n_layers * (lat + glob["tp_sync_us"] * 1e-6)
             self.comm_per_tok = 2 * self.n_layers * per_byte * self.act_bytes_per_token
         # pipeline: pp - 1 hand-offs of the step's activations (NVLink inside a node, the
