@@ -604,8 +604,9 @@ def _itl_tail(sm: StepModel, b: float, ctx: float, prompt: int, budget: int, pro
 
     Every decoding sequence gets one token per engine step, so the per-token latency is the
     step time, weighted equally over steps. A step is slower when vLLM's chunked prefill puts
-    prompt tokens into it (vllm/v1/core/sched/scheduler.py: running requests first, then waiting
-    prompts up to max_num_batched_tokens). With prompts arriving at random, the number of prompt
+    prompt tokens into it (vLLM 0.19.0 vllm/v1/core/sched/scheduler.py: running requests first,
+    :383, then waiting prompts, :563, each cut to the token budget left of
+    max_num_batched_tokens, :367 and :680). With prompts arriving at random, the number of prompt
     chunks a step carries is Poisson with mean `prompts_per_step` x chunks per prompt (a prompt
     longer than the room left in the budget is split into ceil(prompt / room) chunks); a step
     with j chunks runs min(j x chunk, room) prompt tokens next to the decodes. The quantile is
