@@ -43,6 +43,11 @@ def _plen(n: int) -> str:
     return "<1k" if n < 1024 else "1k-4k" if n < 4096 else "4k-8k" if n <= 8192 else ">8k"
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell (a setup key's '|' would split the cell)."""
+    return text.replace("|", "\\|")
+
+
 def _err(row: dict, m: str) -> float | None:
     pred = row["cv"].get(m)
     meas = row["measured"].get(m)
@@ -78,9 +83,13 @@ def perf_section() -> list[str]:
     if not CV_FILE.exists():
         return ["## Performance model", "", "No cross-validation results yet: run `bench/fit_performance.py`.", ""]
     data = json.loads(CV_FILE.read_text())
-    meta, all_rows, skipped = data["meta"], data["cases"], data["skipped"]
+    meta, all_rows, all_skipped = data["meta"], data["cases"], data["skipped"]
+    skipped = [s_ for s_ in all_skipped if not s_.get("extra")]
+    extra_skipped = [s_ for s_ in all_skipped if s_.get("extra") and s_.get("extra") != "heldout"]
+    heldout_skipped = [s_ for s_ in all_skipped if s_.get("extra") == "heldout"]
     rows = [r for r in all_rows if not r.get("extra")]
-    extra = [r for r in all_rows if r.get("extra")]
+    extra = [r for r in all_rows if r.get("extra") and r.get("extra") != "heldout"]
+    heldout = [r for r in all_rows if r.get("extra") == "heldout"]
     p = load_params()
     lines = [
         "## Performance model vs the public perf corpus (leave-one-setup-out)",
@@ -115,9 +124,18 @@ def perf_section() -> list[str]:
         lines += ["", f"With the {len(extra)} measurements from outside the corpus (`bench/data/extra_points.jsonl`, never fitted; "
                   "docs/accuracy-sources.md):", "", "| metric | points | median abs error |", "|---|---|---|"]
         for m in METRICS:
-            ae = sorted(abs(x) for x in (_err(r, m) for r in all_rows) if x is not None)
+            ae = sorted(abs(x) for x in (_err(r, m) for r in rows + extra) if x is not None)
             if ae:
                 lines.append(f"| {NAMES[m]} | {len(ae)} | {statistics.median(ae) * 100:.1f}% |")
+    if heldout:
+        lines += ["", f"The {len(heldout)} AIConfigurator rows the corpus left out (setups it has never seen; `bench/data/aic_holdout_points.jsonl`, "
+                  "never fitted; section \"Setups the corpus left out\" below), alone and added to the corpus's:", "",
+                  "| metric | held-out points | median abs error | corpus + held-out points | median abs error |", "|---|---|---|---|---|"]
+        for m in METRICS:
+            ho = sorted(abs(x) for x in (_err(r, m) for r in heldout) if x is not None)
+            both = sorted(abs(x) for x in (_err(r, m) for r in rows + heldout) if x is not None)
+            if ho:
+                lines.append(f"| {NAMES[m]} | {len(ho)} | {statistics.median(ho) * 100:.1f}% | {len(both)} | {statistics.median(both) * 100:.1f}% |")
     # GPU x family groups with >= 10 points
     grp: dict[str, list[float]] = {}
     for r in rows:
@@ -147,9 +165,11 @@ def perf_section() -> list[str]:
     worst = sorted(by_setup.items(), key=lambda kv: -statistics.median([abs(x) for x in kv[1]]))[:15]
     lines += ["### Worst setups (median |error| over their points, all metrics)", "", "| setup | points | median abs | bias | likely reason |", "|---|---|---|---|---|"]
     for setup, se in worst:
-        lines.append(f"| {setup} | {len(se)} | {statistics.median([abs(x) for x in se]) * 100:.0f}% | {statistics.median(se) * 100:+.0f}% | {_reason(setup, [r for r in rows if r['setup'] == setup])} |")
+        lines.append(f"| {_cell(setup)} | {len(se)} | {statistics.median([abs(x) for x in se]) * 100:.0f}% | {statistics.median(se) * 100:+.0f}% | {_reason(setup, [r for r in rows if r['setup'] == setup])} |")
     if extra:
         lines += ["", "### Measurements from outside the corpus (validation only)", "",
+                  "Each row is replayed as the engine its `serve_env` names (VLLM_USE_V1=0: the V0 engine); where that is inferred "
+                  "rather than stated, the file's `serve_env_basis` and docs/accuracy-sources.md say why.", "",
                   "| point | GPU | model | precision | TP | in / out | concurrency | metric | measured | predicted | error |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in extra:
             for m in METRICS:
@@ -157,6 +177,28 @@ def perf_section() -> list[str]:
                 if e is not None:
                     lines.append(f"| {r['point_id']} | {r['gpu_type']} | {r['model_id']} | {r['precision']} | {r['tp']} | {r['input_tokens']} / {r['output_tokens']} | "
                                  f"{r['load']:g} | {NAMES[m]} | {r['measured'][m]:,.1f} | {r['cv'][m]:,.1f} | {e * 100:+.0f}% |")
+        for s_ in extra_skipped:
+            lines.append(f"| {s_['point_id']} | not restated: {s_['reason']} | | | | | | | | | |")
+    if heldout:
+        lines += ["", "### Setups the corpus left out (AIConfigurator rows, validation only)", "",
+                  "vLLM aggregated-serving rows of AIConfigurator's `silicon_sample.csv` (ai-dynamo/aiconfigurator@095f58a5) that the corpus "
+                  "does not hold, restated by `bench/derive_aic_holdout.py` as the corpus restates its AIC rows; predicted with the full "
+                  "fit, which never saw them.", "",
+                  "| setup | points | TTFT median abs | TTFT bias | TPOT / ITL median abs | TPOT / ITL bias |", "|---|---|---|---|---|---|"]
+        by: dict[str, list[dict]] = {}
+        for r in heldout:
+            by.setdefault(r["setup"], []).append(r)
+        for setup, rs in sorted(by.items()):
+            cells = []
+            for m in ("ttft", "itl"):
+                es = [e for e in (_err(r, m) for r in rs) if e is not None]
+                cells += [f"{statistics.median([abs(e) for e in es]) * 100:.0f}%", f"{statistics.median(es) * 100:+.0f}%"] if es else ["", ""]
+            lines.append(f"| {_cell(setup.split('|', 2)[2])} | {len(rs)} | " + " | ".join(cells) + " |")
+        if heldout_skipped:
+            held_why: dict[str, int] = {}
+            for s_ in heldout_skipped:
+                held_why[s_["reason"]] = held_why.get(s_["reason"], 0) + 1
+            lines += ["", "Not restated: " + "; ".join(f"{n} ({why})" for why, n in sorted(held_why.items())) + "."]
     try:
         import issue_examples  # bench/issue_examples.py
 

@@ -55,6 +55,8 @@ PARAMS_OUT = REPO / "components" / "gpuforge" / "sizing" / "data" / "perf_params
 CV_OUT = REPO / "bench" / "perf_cv.json"
 # Measurements from outside the corpus (docs/accuracy-sources.md): validation only, never fitted
 EXTRA = REPO / "bench" / "data" / "extra_points.jsonl"
+# AIConfigurator rows the corpus left out (bench/derive_aic_holdout.py): validation only, never fitted
+HOLDOUT = REPO / "bench" / "data" / "aic_holdout_points.jsonl"
 
 # Priors: physical values a parameter returns to when the corpus cannot pin it down
 # (log-normal, sigma in log units). Efficiencies are bounded by 1.
@@ -326,7 +328,13 @@ def main() -> int:
             print(f"exact refits of {len(chosen)} setups ({', '.join(chosen)}): median |error| change vs the Newton step "
                   f"{statistics.median(exact.values()) * 100:+.2f} points, max {max(exact.values(), key=abs) * 100:+.1f}", flush=True)
     insample = {c.point_id: predict_case(c, full) for c in cases}
-    extra_cases, _ = load_corpus(CORPUS, EXTRA) if EXTRA.exists() else ([], [])
+    extra_cases: list[tuple[str, PerfCase]] = []
+    extra_skipped: list[tuple[str, dict, str]] = []
+    for kind, path in (("outside", EXTRA), ("heldout", HOLDOUT)):
+        if path.exists():
+            got, left = load_corpus(CORPUS, path)
+            extra_cases += [(kind, c) for c in got]
+            extra_skipped += [(kind, p, r) for p, r in left]
     corpus_hash = hashlib.sha256((CORPUS / "points.jsonl").read_bytes()).hexdigest()
     meta = {
         "about": "Fitted by bench/fit_performance.py; do not edit by hand. Meaning of each parameter: gpuforge/sizing/performance.py.",
@@ -346,13 +354,14 @@ def main() -> int:
                 "fit": {m: round(v, 4) for m, v in insample[c.point_id].items()},
             })
         skipped_rows = [{"point_id": p["point_id"], "engine": p["engine"], "reason": r} for p, r in skipped]
-        for c in extra_cases:  # never fitted: the full fit's prediction is out-of-sample
+        skipped_rows += [{"point_id": p["point_id"], "engine": p["engine"], "reason": r, "extra": kind} for kind, p, r in extra_skipped]
+        for kind, c in extra_cases:  # never fitted: the full fit's prediction is out-of-sample
             pred = predict_case(c, full)
             rows.append({
                 "point_id": c.point_id, "setup": c.setup, "source": c.source, "grade": c.grade, "gpu_type": c.gpu_type, "generation": c.generation,
                 "model_id": c.model_id, "family": c.family, "precision": c.precision, "tp": c.layout.tensor_parallel, "pp": c.layout.pipeline_parallel,
                 "regime": c.regime, "load": c.load, "input_tokens": c.workload.input_tokens, "output_tokens": c.workload.output_tokens,
-                "measured": c.measured, "cv": {m: round(v, 4) for m, v in pred.items()}, "fit": {m: round(v, 4) for m, v in pred.items()}, "extra": True,
+                "measured": c.measured, "cv": {m: round(v, 4) for m, v in pred.items()}, "fit": {m: round(v, 4) for m, v in pred.items()}, "extra": kind,
             })
         cv_meta = {**meta, "cv": "leave-one-setup-out, one Gauss-Newton step from the full fit per setup",
                    "exact_refits": {"setups": args.exact, "median_abs_error_change": statistics.median(exact.values()) if exact else None,

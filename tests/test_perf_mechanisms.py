@@ -127,3 +127,27 @@ def test_geforce_all_reduce_goes_through_host_memory():
     host = StepModel(m, Layout(gpu=geforce, tensor_parallel=2), mem)
     peer = StepModel(m, Layout(gpu=p2p, tensor_parallel=2), mem)
     assert host.comm_per_tok > peer.comm_per_tok
+
+
+@needs_corpus
+def test_a_run_with_vllm_use_v1_0_replays_as_the_v0_engine():
+    """vLLM 0.8-0.10 run the V0 engine under VLLM_USE_V1=0 whatever the release number
+    (vllm 0.9.2 engine/arg_utils.py:1069-1075); the replay must follow the env, not the number."""
+    from gpuforge.sizing.calibration import corpus_case, predict_case, states_v0_engine
+
+    configs = json.loads(CONFIGS.read_text())["models"]
+    row = {
+        "point_id": "t", "setup": "t", "source": {"repo": "t"}, "engine": "vllm", "vllm_version": "0.9.2",
+        "model_id": "meta-llama/Llama-3.1-8B-Instruct", "weight_precision": "bf16", "kv_cache_dtype": None,
+        "gpu_type": "H100-SXM", "gpu_count": 1, "tensor_parallel_size": 1, "pipeline_parallel_size": 1,
+        "workload": {"input_tokens": 512, "output_tokens": 256, "concurrency": 1},
+        "metrics": {"mean_tpot_ms": 7.0, "mean_ttft_ms": 30.0}, "quality": "B",
+    }
+    v1 = corpus_case(row, configs)
+    v0 = corpus_case({**row, "serve_env": {"VLLM_USE_V1": "0"}}, configs)
+    assert not isinstance(v1, str) and not isinstance(v0, str)
+    assert not states_v0_engine(row) and states_v0_engine({**row, "serve_env": {"VLLM_USE_V1": "0"}})
+    assert v1.layout.engine_sync and not v1.layout.engine_v0
+    assert v0.layout.engine_v0
+    assert predict_case(v0)["itl"] > predict_case(v1)["itl"]
+    assert not states_v0_engine({**row, "serve_env": {"VLLM_USE_V1": "1"}})

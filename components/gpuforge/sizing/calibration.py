@@ -363,6 +363,14 @@ def _version(pt: dict[str, Any]) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def states_v0_engine(pt: dict[str, Any]) -> bool:
+    """The point's server ran with VLLM_USE_V1=0: from vLLM 0.8 to 0.10 that env var turns the
+    V1 engine off (vllm 0.9.2 vllm/engine/arg_utils.py:1069-1075, vllm/envs.py:637-638), so
+    such a run is the V0 engine whatever its release number says."""
+    env = pt.get("serve_env") or {}
+    return str(env.get("VLLM_USE_V1", "")).strip() == "0"
+
+
 def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[str, tuple[float, float]] | None = None) -> PerfCase | str:
     """Restate one corpus point for predict(); a string says why it cannot be."""
     if pt.get("engine") != "vllm":
@@ -397,7 +405,7 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     gpus = int(pt.get("gpu_count") or tp * pp)
     replicas = max(1, gpus // (tp * pp))
     version = _version(pt)
-    v0 = version is not None and version < (0, 8)
+    v0 = (version is not None and version < (0, 8)) or states_v0_engine(pt)
     # async scheduling on by default from vLLM 0.14 (vllm-project/vllm#27614); the corpus has
     # no 0.13 / 0.14 points, so the exact release does not change the replay
     sync = version is not None and (0, 8) <= version < (0, 14)
@@ -419,7 +427,7 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     if gpu.architecture == "turing":
         dtype = "float16"
     try:
-        mem = estimate_memory(model.arch, gpu, MemoryInputs(tensor_parallel=tp, pipeline_parallel=pp, max_model_len=max_len, gpu_memory_utilization=0.9,
+        mem = estimate_memory(model.arch, gpu, MemoryInputs(tensor_parallel=tp, pipeline_parallel=pp, max_model_len=max_len, gpu_memory_utilization=float(w.get("gpu_memory_utilization") or 0.9),
                                                            dtype=dtype, quantization=mem_quant, kv_cache_dtype=kv, max_num_seqs=int(seqs) if seqs else None,
                                                            max_num_batched_tokens=int(mnbt) if mnbt else None))
     except (ValueError, KeyError) as exc:
