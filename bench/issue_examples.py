@@ -1,8 +1,10 @@
 """The examples of issue 14's first paragraph, as the model predicts them now.
 
-Only the DeepSeek-R1 AWQ figure has a public measurement we could read
-(bench/data/extra_points.jsonl, tenstorrent/tt-inference-server#356); the others name a setup
-but no measured value this repository holds, so they are printed as predictions only.
+The DeepSeek-R1 AWQ figure has a public measurement (bench/data/extra_points.jsonl,
+tenstorrent/tt-inference-server#356). The Qwen3-235B L40S example and the Llama-3.1-70B FP8
+offline bursts have none here, so they are printed as predictions only; for the latter, the
+same model and precision measured at concurrency 64 on H100 / H200 in AIConfigurator setups
+the corpus left out (bench/data/aic_holdout_points.jsonl) are compared instead.
 
     .venv/bin/python bench/issue_examples.py      # also part of docs/accuracy.md
 """

@@ -427,7 +427,7 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     if gpu.architecture == "turing":
         dtype = "float16"
     try:
-        mem = estimate_memory(model.arch, gpu, MemoryInputs(tensor_parallel=tp, pipeline_parallel=pp, max_model_len=max_len, gpu_memory_utilization=float(w.get("gpu_memory_utilization") or 0.9),
+        mem = estimate_memory(model.arch, gpu, MemoryInputs(tensor_parallel=tp, pipeline_parallel=pp, max_model_len=max_len, gpu_memory_utilization=float(w.get("gpu_memory_utilization") or MemoryInputs.gpu_memory_utilization),
                                                            dtype=dtype, quantization=mem_quant, kv_cache_dtype=kv, max_num_seqs=int(seqs) if seqs else None,
                                                            max_num_batched_tokens=int(mnbt) if mnbt else None))
     except (ValueError, KeyError) as exc:
