@@ -151,3 +151,60 @@ def test_a_run_with_vllm_use_v1_0_replays_as_the_v0_engine():
     assert v0.layout.engine_v0
     assert predict_case(v0)["itl"] > predict_case(v1)["itl"]
     assert not states_v0_engine({**row, "serve_env": {"VLLM_USE_V1": "1"}})
+
+
+def test_v0_without_chunked_prefill_keeps_a_fixed_length_closed_loop_in_lockstep():
+    """V0 without chunked prefill schedules no decode while a prompt is scheduled (vllm 0.7.3
+    vllm/core/scheduler.py:1240-1244) and packs whole prompts into the token budget (:1148,
+    :74). A closed loop whose requests all have the same lengths therefore runs in waves: the
+    users' prompts are prefilled together, they decode in step, finish at the same step and
+    send again together, every round. TTFT is the wave's prefill queue, so it grows with the
+    number of users (dstack's DeepSeek-R1 runs on 8x MI300X: 1.3 s at 4 users, 23 s at 128),
+    where a chunked-prefill engine serves one prompt at a time as users finish at random."""
+    from gpuforge.sizing.performance import _prefill_steps
+
+    m = resolve("llama-3.1-8b-instruct")
+    mem = estimate_memory(m.arch, H100, MemoryInputs(max_model_len=32768, max_num_seqs=256, max_num_batched_tokens=32768))
+    v0 = Layout(gpu=H100, engine_v0=True, chunked_prefill=False)
+    sm = StepModel(m, v0, mem)
+    sizes, ends = _prefill_steps(sm, 16, 3200, 32768)
+    assert sizes == [10, 6]  # 10 x 3200 tokens fit 32768, the 11th does not
+    assert ends[0] == pytest.approx(sm.step_s(0, 0, 32000, 1600))
+
+    def closed(layout: Layout, users: int, fixed: bool = True):
+        return predict(m, layout, Workload(3200, 800, concurrency=users, rounds=30.0, fixed_lengths=fixed), mem)
+
+    small, large = closed(v0, 4), closed(v0, 64)
+    # every round is a wave: mean TTFT is the mean end of the prompts' prefill steps
+    assert small.ttft_ms - load_params().glob["request_ms"] == pytest.approx(sm.step_s(0, 0, 12800, 1600) * 1e3, rel=1e-6)
+    assert large.ttft_ms > 5 * small.ttft_ms
+    assert large.ttft_p95_ms >= large.ttft_median_ms
+    # the median user waits for the step that holds the 32nd prompt (the 4th of 7 steps)
+    steps = _prefill_steps(sm, 64, 3200, 32768)[1]
+    assert large.ttft_median_ms - load_params().glob["request_ms"] == pytest.approx(steps[3] * 1e3, rel=1e-6)
+    # ITL: each request also waits out the prefill steps after its own before its second token
+    assert large.itl_ms > large.decode_step_ms
+    # the same users with random lengths, or on an engine that chunks prompts, are not in step
+    assert closed(v0, 64, fixed=False).ttft_ms < large.ttft_ms / 3
+    assert closed(Layout(gpu=H100, engine_v0=True), 64).ttft_ms < large.ttft_ms / 3
+
+
+@needs_corpus
+def test_the_replay_reads_the_serve_commands_max_model_len_and_chunking():
+    """dstack's DeepSeek-R1 MI300X server ran `--max-model-len 32768` on a V0 build before MLA
+    had chunked prefill (0.7.3 vllm/config.py:3327-3332 forced it off): whole prompts, up to
+    32768 tokens a step (0.7.3 config.py:1536). The replay must read both."""
+    from gpuforge.sizing.calibration import corpus_case
+
+    configs = json.loads(CONFIGS.read_text())["models"]
+    points = [json.loads(line) for line in (CONFIGS.parent / "points.jsonl").read_text().splitlines() if line.strip()]
+    row = next(p for p in points if p["point_id"] == "dstack-dsr1-online-mi300x-vllm-random-in3200-out800-c16")
+    case = corpus_case(row, configs)
+    assert not isinstance(case, str)
+    assert case.memory.max_num_batched_tokens == 32768
+    assert case.layout.engine_v0 and not case.layout.chunked_prefill
+    assert case.workload.fixed_lengths
+    # the same point stating chunked prefill on a non-MLA model keeps it
+    llama = dict(row, model_id="meta-llama/Llama-3.1-8B-Instruct", weight_precision="bf16", notes=row["notes"] + " --enable-chunked-prefill")
+    case = corpus_case(llama, configs)
+    assert not isinstance(case, str) and case.layout.chunked_prefill

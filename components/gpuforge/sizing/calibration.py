@@ -411,13 +411,20 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     sync = version is not None and (0, 8) <= version < (0, 14)
     kv = "fp8" if "fp8" in str(pt.get("kv_cache_dtype") or "").lower() or "fp8-kv" in mid.lower() else "auto"
     ds = (w.get("dataset") or "") + " " + (pt.get("notes") or "")
-    mml = re.search(r"max_model_len " + _NUM, w.get("dataset") or "")
+    # the serve command's --max-model-len where the point quotes it, else the harness's
+    mml = re.search(r"--max-model-len[ =]" + _NUM, pt.get("notes") or "") or re.search(r"max_model_len " + _NUM, w.get("dataset") or "")
     max_len = int(float(mml.group(1))) if mml else int(math.ceil((I + O) / 1024 + 1) * 1024)
     max_len = max(max_len, int(I + O))
     seqs = w.get("max_num_seqs")
     mnbt = w.get("max_num_batched_tokens")
+    # V0 chunks prompts only where the run turned it on (or, from vLLM 0.6, by default above
+    # 32K of context: vllm 0.7.3 vllm/engine/arg_utils.py:1164-1186, which a benchmark's
+    # max_model_len of prompt + output stays under); MLA models had it forced off until
+    # vllm-project/vllm#12639 (0.7.3 vllm/config.py:3327-3332)
+    v0_chunked = v0 and ("enable-chunked-prefill=true" in ds.lower() or "--enable-chunked-prefill" in ds.lower()) and not (
+        model.arch.is_mla and version is not None and version <= (0, 7))
     if v0 and not mnbt:
-        mnbt = max(max_len, 2048)  # V0 without chunked prefill: a whole prompt per step
+        mnbt = max(max_len, 2048)  # V0 without chunked prefill: whole prompts, up to max_model_len a step (0.7.3 config.py:1536)
     if v0 and not seqs:
         # V0's EngineArgs default (`max_num_seqs: int = 256` in vllm/engine/arg_utils.py before
         # 0.8, read through a copy in the search index); the 0.19.0 defaults (1024 on large
@@ -471,9 +478,11 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
         # a closed-loop benchmark starts all its users at once; its length in rounds is
         # num_requests / concurrency where stated, else the fitted typical length
         rounds = (float(n_req) / float(conc)) if n_req else None
-        work = Workload(round(I), round(O), concurrency=c, rounds=rounds if rounds else -1.0)
+        fixed = "fixed lengths" in (w.get("dataset") or "").lower()
+        work = Workload(round(I), round(O), concurrency=c, rounds=rounds if rounds else -1.0, fixed_lengths=fixed)
         regime, load = ("batch-1" if c == 1 else "closed"), float(c)
-    layout = Layout(gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp, quantization=wfmt, kv_cache_dtype=kv, compute_dtype=cdt, engine_v0=v0, engine_sync=sync)
+    layout = Layout(gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp, quantization=wfmt, kv_cache_dtype=kv, compute_dtype=cdt, engine_v0=v0, engine_sync=sync,
+                    chunked_prefill=not v0 or v0_chunked)
     src = pt["source"].get("repo") or (pt["source"].get("url") or "").split("/")[2]
     return PerfCase(
         point_id=pt["point_id"], setup=pt["setup"], source=src, grade=pt.get("quality") or "C", model=model, layout=layout, workload=work,

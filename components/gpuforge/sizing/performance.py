@@ -138,6 +138,11 @@ class Layout:
     compute_dtype: str | None = None
     engine_v0: bool = False  # the pre-0.8 V0 engine (only for replaying old measurements)
     engine_sync: bool = False  # V1 without async scheduling (vLLM < 0.14; replaying old measurements)
+    # False: prompts run whole, in steps of their own, and decodes wait while any prompt is
+    # scheduled (the V0 scheduler without chunked prefill: vllm 0.7.3 vllm/core/scheduler.py:1240-1244
+    # "Don't schedule decodes if prefills are scheduled", whole prompts packed while they fit
+    # max_num_batched_tokens, :74 and :1148). vLLM 0.19.0 always chunks; replay only.
+    chunked_prefill: bool = True
 
     @property
     def gpus(self) -> int:
@@ -163,6 +168,10 @@ class Workload:
     # longest output of a burst (variable lengths): the burst lasts until it is done, with
     # fewer and fewer sequences decoding; None = every output is `output_tokens` long
     output_tokens_max: int | None = None
+    # benchmark replay: every request has exactly these prompt and output lengths (a random
+    # dataset with range ratio 1), so a closed loop's users stay in step when the engine keeps
+    # them in step (see predict)
+    fixed_lengths: bool = False
 
 
 @dataclass
@@ -567,12 +576,41 @@ def model_family(arch) -> str:
     return cache["_perf_family"]
 
 
-def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_max: int | None = None) -> tuple[float, float, float, float]:
+def _prefill_steps(sm: StepModel, n: float, I: int, budget: int) -> tuple[list[int], list[float]]:
+    """`n` prompts of I tokens waiting together, run whole (no chunked prefill): each step
+    takes as many as fit the token budget (vllm 0.7.3 vllm/core/scheduler.py:1148 with :74);
+    (prompts per step, time each step ends)."""
+    per_step = max(1, min(max(1, round(n)), budget // max(1, I)))
+    full, rest = divmod(max(1, round(n)), per_step)
+    sizes = [per_step] * full + ([rest] if rest else [])
+    t, ends = 0.0, []
+    for k in sizes:
+        t += sm.step_s(0, 0, k * I, I / 2)
+        ends.append(t)
+    return sizes, ends
+
+
+def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_max: int | None = None, whole_prompts: bool = False) -> tuple[float, float, float, float]:
     """`n` prompts submitted at once (a burst, or a closed-loop run's first round):
     (time until all finish, mean TTFT, mean ITL, last TTFT). Their prompts fill the token
     budget step after step, then they decode together; the early ones decode during the
     later ones' prefill steps, which stretches their ITL. With outputs of mean O and longest
-    o_max, the decode phase lasts o_max steps at a mean batch of n * O / o_max."""
+    o_max, the decode phase lasts o_max steps at a mean batch of n * O / o_max.
+
+    `whole_prompts` (no chunked prefill, Layout.chunked_prefill): a step holds as many whole
+    prompts as fit the budget, its prompts get their first token when it ends, and no prompt
+    decodes until the last prefill step is done, so every request waits out the prefill steps
+    after its own before its second token."""
+    if whole_prompts:
+        sizes, ends = _prefill_steps(sm, n, I, budget)
+        pre = ends[-1]
+        mean_end = sum(k * e for k, e in zip(sizes, ends)) / sum(sizes)
+        step = sm.step_s(n, ctx)
+        if o_max and o_max > O:
+            total = pre + (o_max - 1) * sm.step_s(n * O / o_max, ctx)
+        else:
+            total = pre + (O - 1) * step
+        return total, mean_end, step + (pre - mean_end) / max(1, O - 1), pre
     pre_steps = math.ceil(n * I / budget)
     pre_step = sm.step_s(0, 0, n * I / pre_steps, I / 2)
     pre = pre_steps * pre_step
@@ -666,21 +704,44 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
         return step, k * with_chunk, per_tok
 
     limited = ""
-    if workload.burst:
+    whole = not layout.chunked_prefill
+    # A closed loop of users whose requests all have the same lengths, on an engine that runs
+    # prompts in steps of their own (no chunked prefill): the users start together, their
+    # prompts are all prefilled before any of them decodes, so they decode in lockstep, finish
+    # at the same step and send again together. Every round is the first round's wave.
+    lockstep = bool(workload.concurrency and not workload.request_rate and workload.fixed_lengths and whole)
+    if workload.burst or lockstep:
         # offline: `burst` prompts at once, run in waves of `capacity`
-        n = workload.burst
+        n = workload.burst or workload.concurrency or 1
         waves = math.ceil(n / capacity)
         wave = n / waves
-        total, ttft_w, itl, pre = _wave(sm, wave, I, O, budget, ctx, workload.output_tokens_max)
+        total, ttft_w, itl, pre = _wave(sm, wave, I, O, budget, ctx, workload.output_tokens_max, whole_prompts=whole)
         rps = n / (waves * total)
         ttft = ttft_w + (waves - 1) * total / 2
         ttft_med = ttft
         ttft_p95 = pre * 0.95 + (waves - 1) * total
+        if whole:
+            # a prompt's first token comes at the end of the step that holds it
+            sizes, ends = _prefill_steps(sm, wave, I, budget)
+
+            def end_of(q: float) -> float:
+                acc = 0
+                for k, end in zip(sizes, ends):
+                    acc += k
+                    if acc >= q * sum(sizes):
+                        return end
+                return ends[-1]
+
+            ttft_med = end_of(0.5) + (waves - 1) * total / 2
+            ttft_p95 = end_of(0.95) + (waves - 1) * total
+        if lockstep:
+            # each user's next request waits for the API server's per-request work too
+            rps = n / (waves * total + request)
         e2e = total * (waves + 1) / 2
         batch = wave
         rho = pre / total
         decode_step = sm.step_s(wave, ctx)
-        itl_p95 = itl_p99 = max(itl, sm.step_s(wave, ctx, min(I, budget), I / 2))
+        itl_p95 = itl_p99 = max(itl, decode_step if lockstep else sm.step_s(wave, ctx, min(I, budget), I / 2))
         limited = sm.bound(wave) if waves == 1 else slot_reason
     else:
         rate = workload.request_rate
