@@ -208,3 +208,18 @@ def test_the_replay_reads_the_serve_commands_max_model_len_and_chunking():
     llama = dict(row, model_id="meta-llama/Llama-3.1-8B-Instruct", weight_precision="bf16", notes=row["notes"] + " --enable-chunked-prefill")
     case = corpus_case(llama, configs)
     assert not isinstance(case, str) and case.layout.chunked_prefill
+
+
+def test_one_user_decodes_in_plain_steps():
+    """TPOT is measured after the first token, and a request's own prompt is prefilled before
+    that: with one user no other prompt shares its decode steps, so its ITL is the plain decode
+    step however long its prompt; with more users their prompts share them ((users - 1) / users
+    of the prompt work); Poisson arrivals keep arriving during a request's decode."""
+    m = resolve("llama-3.1-8b-instruct")
+    mem = estimate_memory(m.arch, H100, MemoryInputs(max_model_len=16384))
+    one = predict(m, Layout(gpu=H100), Workload(8192, 64, concurrency=1), mem)
+    assert one.itl_ms == pytest.approx(one.decode_step_ms, rel=1e-9)
+    many = predict(m, Layout(gpu=H100), Workload(8192, 64, concurrency=16), mem)
+    assert many.itl_ms > many.decode_step_ms * 1.2  # 15 other users' 8K prompts land in its steps
+    light = predict(m, Layout(gpu=H100), Workload(8192, 64, request_rate=0.5), mem)
+    assert light.itl_ms > light.decode_step_ms

@@ -604,7 +604,7 @@ def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_ma
     if whole_prompts:
         sizes, ends = _prefill_steps(sm, n, I, budget)
         pre = ends[-1]
-        mean_end = sum(k * e for k, e in zip(sizes, ends)) / sum(sizes)
+        mean_end = sum(k * e for k, e in zip(sizes, ends, strict=True)) / sum(sizes)
         step = sm.step_s(n, ctx)
         if o_max and o_max > O:
             total = pre + (o_max - 1) * sm.step_s(n * O / o_max, ctx)
@@ -620,7 +620,8 @@ def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_ma
     else:
         total = pre + (O - 1) * step
     ttft = pre * (n + 1) / (2 * n)
-    itl = step + pre / (2 * max(1, O - 1))
+    # each request waits out the prefill after its own first token before its second
+    itl = step + (pre - ttft) / max(1, O - 1)
     return total, ttft, itl, pre
 
 
@@ -711,7 +712,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
     # at the same step and send again together. Every round is the first round's wave.
     lockstep = bool(workload.concurrency and not workload.request_rate and workload.fixed_lengths and whole)
     if workload.burst or lockstep:
-        # offline: `burst` prompts at once, run in waves of `capacity`
+        # offline: `burst` prompts at once, run in waves of `capacity` (lockstep: the users)
         n = workload.burst or workload.concurrency or 1
         waves = math.ceil(n / capacity)
         wave = n / waves
@@ -726,7 +727,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
 
             def end_of(q: float) -> float:
                 acc = 0
-                for k, end in zip(sizes, ends):
+                for k, end in zip(sizes, ends, strict=True):
                     acc += k
                     if acc >= q * sum(sizes):
                         return end
@@ -819,16 +820,22 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
         ttft_med = 0.5 * step + own + wq50 + wait_extra
         ttft_p95 = 0.5 * step + own + wq95 + (wait_extra * 1.5 if math.isfinite(wait_extra) else wait_extra)
         ttft = ttft + wait_extra
-        itl = step
         rps = lam
         batch = b
         decode_step = sm.step_s(b, ctx)
+        itl = step
+        if not rate:
+            # a request's own prompt is prefilled before its first token, so the steps it
+            # decodes in carry only the other users' prompts, (users - 1) / users of them in a
+            # closed loop (one user alone decodes in plain steps); Poisson arrivals do not
+            # thin out for a request in flight, so the open loop keeps them all
+            itl = decode_step + (step - decode_step) * (users - 1) / users
         itl_p95, itl_p99 = _itl_tail(sm, b, ctx, I, budget, lam * step, decode_step)
         limited = limited or sm.bound(b)
         if not rate and workload.rounds and workload.rounds > 1 / 0.999:
             # a benchmark run: its first round starts every user at once
             r = workload.rounds
-            total_w, ttft_w, itl_w, _ = _wave(sm, min(users, capacity), I, O, budget, ctx)
+            total_w, ttft_w, itl_w, _ = _wave(sm, min(users, capacity), I, O, budget, ctx, whole_prompts=whole)
             ttft = ttft_w / r + ttft * (1 - 1 / r)
             ttft_med = ttft_w / r + ttft_med * (1 - 1 / r)
             itl = itl_w / r + itl * (1 - 1 / r)
