@@ -371,6 +371,17 @@ def states_v0_engine(pt: dict[str, Any]) -> bool:
     return str(env.get("VLLM_USE_V1", "")).strip() == "0"
 
 
+def forces_plain_gptq(pt: dict[str, Any]) -> bool:
+    """The run passed quantization="gptq", which makes vLLM run its plain GPTQ kernel instead of
+    Marlin (Layout.gptq_plain). A harness setting the corpus's points do not restate:
+    AccelMark's suite C W4A16 entry passes it (suites/suite_C/suite.json,
+    precision_model_map.W4A16.engine_kwargs, at FreedomIntelligence/AccelMark@5797fc42) and its
+    vLLM 0.7.3 runner hands it to LLM() for offline runs (runners/nvidia_vllm_47f5d58e/runner.py:170-171);
+    the AsyncLLMEngine it builds for online runs (:178-193) leaves vLLM's own choice, Marlin."""
+    pid = pt.get("point_id") or ""
+    return (pt.get("source") or {}).get("repo") == "FreedomIntelligence/AccelMark" and "_suite_C_nvidia_vllm_47f5d58e" in pid and "-w4a16-offline" in pid
+
+
 def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[str, tuple[float, float]] | None = None) -> PerfCase | str:
     """Restate one corpus point for predict(); a string says why it cannot be."""
     if pt.get("engine") != "vllm":
@@ -482,7 +493,7 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
         work = Workload(round(I), round(O), concurrency=c, rounds=rounds if rounds else -1.0, fixed_lengths=fixed)
         regime, load = ("batch-1" if c == 1 else "closed"), float(c)
     layout = Layout(gpu=gpu, tensor_parallel=tp, pipeline_parallel=pp, quantization=wfmt, kv_cache_dtype=kv, compute_dtype=cdt, engine_v0=v0, engine_sync=sync,
-                    chunked_prefill=not v0 or v0_chunked)
+                    chunked_prefill=not v0 or v0_chunked, gptq_plain=forces_plain_gptq(pt))
     src = pt["source"].get("repo") or (pt["source"].get("url") or "").split("/")[2]
     return PerfCase(
         point_id=pt["point_id"], setup=pt["setup"], source=src, grade=pt.get("quality") or "C", model=model, layout=layout, workload=work,

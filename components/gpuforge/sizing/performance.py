@@ -120,6 +120,10 @@ def load_params() -> PerfParams:
 # InfiniBand NDR on ND H100 v5 is 400 Gb/s per GPU. Latencies: one message over the fabric.
 INTER_NODE_GBS_PER_GPU = {"efa": 50.0, "infiniband": 50.0, "none": 3.0}
 INTER_NODE_LATENCY_US = {"efa": 30.0, "infiniband": 10.0, "none": 100.0}
+# vLLM's plain GPTQ kernel (csrc/quantization/gptq/q_gemm.cu): rows above which it rebuilds fp16
+# weights for cuBLAS, and rows per pass of its quantized kernel
+GPTQ_MAX_Q_GEMM_ROWS = 50
+GPTQ_BLOCK_M = 8
 NVLINK_EFF = 0.7  # achieved fraction of NVLink bandwidth for all-reduce payloads (bus bandwidth)
 
 
@@ -143,6 +147,11 @@ class Layout:
     # "Don't schedule decodes if prefills are scheduled", whole prompts packed while they fit
     # max_num_batched_tokens, :74 and :1148). vLLM 0.19.0 always chunks; replay only.
     chunked_prefill: bool = True
+    # True: 4-bit weight-only GEMMs run vLLM's plain GPTQ kernel, which a run gets by passing
+    # quantization="gptq" for a checkpoint Marlin could serve (vllm 0.7.3
+    # model_executor/layers/quantization/gptq_marlin.py:146-151, "forcing gptq"; the same at
+    # 0.19.0 :233-237). Replay only: gpuforge never forces it.
+    gptq_plain: bool = False
 
     @property
     def gpus(self) -> int:
@@ -429,6 +438,18 @@ class StepModel:
         self.inv_bw_kv = 1 / bw
         # seconds to stream the dense layers: the 16-bit modules at the 16-bit GEMM's rate
         self.dense_s = (self.w_dense - self.w16) * self.inv_bw_dense + self.w16 / bw
+        self.gptq_plain = layout.gptq_plain and layout.quantization in ("int4-gptq", "int4-awq")
+        if self.gptq_plain:
+            # vLLM's plain GPTQ kernel (csrc/quantization/gptq/q_gemm.cu gemm_half_q_half_cuda,
+            # read at vllm-project/vllm@03b2ee5e): above MAX_Q_GEMM_ROWS (50) rows it rebuilds
+            # each weight matrix in fp16 (reads 4-bit, writes 2 bytes a parameter) and runs
+            # cuBLAS Hgemm on it (reads them back); at or below, the exllama kernel reads the
+            # 4-bit weights once per BLOCK_M_SIZE_MAX (8) rows
+            q_params = (self.w_dense - self.w16) / _QUANT_BYTES[layout.quantization]
+            self.gptq_rebuild_s = ((self.w_dense - self.w16) + 2 * q_params) / bw
+            self.gptq_fp16_s = (2 * q_params + self.w16) / bw
+            self.gptq_q_s = (self.w_dense - self.w16) / bw
+        self.bw = bw
         cd = compute_dtype(layout)
         peak = _peak_tflops(gpu, cd) * 1e12 * g.mfu * {"fp8": glob["qmfu_fp8b" if block else "qmfu_fp8"], "fp4": glob["qmfu_fp4"]}.get(cd, 1.0)
         self.active = model.params_active
@@ -526,10 +547,16 @@ class StepModel:
         attend to `span` earlier tokens on average."""
         tokens = decode + prefill
         lin = self.dense_s
+        rebuild = 0.0
+        if self.gptq_plain:
+            if tokens > GPTQ_MAX_Q_GEMM_ROWS:
+                lin, rebuild = self.gptq_fp16_s, self.gptq_rebuild_s
+            else:
+                lin = self.gptq_q_s * max(1, math.ceil(tokens / GPTQ_BLOCK_M)) + self.w16 / self.bw
         if self.w_expert:
             lin += self.w_expert * self.touched(tokens) * self.inv_bw_w
         cmp = tokens * self.lin_s_per_tok
-        t = (lin if lin > cmp else cmp) + self.fixed + tokens * self.comm_per_tok + decode * self.per_seq
+        t = (lin if lin > cmp else cmp) + rebuild + self.fixed + tokens * self.comm_per_tok + decode * self.per_seq
         if decode:
             kv = self.kv_full * context
             for c, win in self.kv_win:
