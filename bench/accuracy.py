@@ -230,15 +230,15 @@ KNOWN_REASONS = {
     "set mostly by the AIConfigurator harness) dominates the prediction",
     "FreedomIntelligence/AccelMark|H100-SXM": "vLLM 0.7.3 (V0) on a host whose CPU work is well below the V0 costs fitted across AccelMark's "
     "hosts ({v0_step_ms:.1f} ms per step, {v0_seq_us:.0f} us per streamed sequence per step): batch-1 ITL 7.7 ms (8B), 2.2 ms (0.5B)",
-    "FreedomIntelligence/AccelMark|H200 (form factor unstated)": "vLLM 0.7.3 (V0) on a host whose CPU work per streamed sequence is "
-    "~3x the fitted V0 cost: online TPOT 26-83 ms (8B) and 48-74 ms (0.5B) at 5-40 req/s where the engine alone gives 5-10 ms "
-    "(its offline runs, not streamed, are predicted within ~10%)",
+    "FreedomIntelligence/AccelMark|H200 (form factor unstated)": "vLLM 0.7.3 (V0) on a host doing 1.4-2.3x the CPU work per step of "
+    "AccelMark's other hosts (batch-1 decode of the 0.5B model, almost all CPU: 5.2 ms, against 2.2-3.8 ms): online TPOT of 14-88 ms "
+    "at 2-100 req/s is predicted 7-89% too fast on 20 of 21 points, while its offline runs, not streamed, are within 13% on 29 of 30 points",
     "inference-sim/training|meta-llama/Llama-2-70b-hf": "measured TPOT (9.3 ms) is below the bf16 weight-streaming floor of TP4 on H100 "
     "(34.5 GB per GPU / 3.35 TB/s = 10.3 ms): inference-perf counts multi-token stream chunks (SOURCES.md)",
     "Llama-3.1-405B-Instruct-FP8|H100-SXM": "vLLM 0.6.3 nightly with 512-token chunked prefill and ShareGPT length distributions",
     "dstackai/benchmarks|deepseek-ai/DeepSeek-R1|H200": "vLLM 0.7.4 nightly (V0, FlashMLA): its fixed-length closed loops replay as lockstep waves "
-    "(TTFT grows ~240 ms per user, as measured), but every figure is ~1.6x slower than the model's (ITL 26 ms at 4 users, 16 predicted) "
-    "on a nightly build the corpus records nothing more about",
+    "(TTFT grows ~240 ms per user, as measured), but the run is slower than the model everywhere: ITL and tok/s by ~1.6x (ITL 26 ms "
+    "at 4 users, 16 predicted), TTFT by ~3x, on a nightly build the corpus records nothing more about",
     "meta-llama/Llama-3.1-405B-Instruct-FP8|MI300X": "Meta's FP8 checkpoint runs at 0.36x the saturated output tok/s of AMD's FP8-KV checkpoint "
     "of the same model on the same 8x MI300X and ROCm build (620 vs 1,720 tok/s); the model sees only the FP8 KV cache's extra capacity, "
     "so it predicts the two alike",

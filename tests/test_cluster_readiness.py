@@ -32,12 +32,16 @@ def raw_config(stack: str) -> tuple[dict[str, str], list[str]]:
 
 
 @cache
-def program(stack: str, edit: str | None = None) -> Any:
-    """The recorder of the program run for `stack`; `edit` is JSON merged into `cluster`."""
+def program(stack: str, edit: str | None = None, workload: str | None = None) -> Any:
+    """The recorder of the program run for `stack`; `edit` is JSON merged into `cluster`,
+    `workload` JSON merged into the deployment's workload."""
     config, secrets = raw_config(stack)
-    if edit:
+    if edit or workload:
         spec = json.loads(config[CONFIG_KEY])
-        spec["cluster"] = {**spec.get("cluster", {}), **json.loads(edit)}
+        if edit:
+            spec["cluster"] = {**spec.get("cluster", {}), **json.loads(edit)}
+        if workload:
+            spec["workload"] = {**spec["workload"], **json.loads(workload)}
         config = {**config, CONFIG_KEY: json.dumps(spec)}
     recorder, errors = run_program(config, secrets, stack)
     assert not errors, errors
@@ -430,12 +434,24 @@ def test_platform_refuses_two_prometheus_choices():
 
 
 def test_without_node_autoscaler_every_pool_of_a_spot_plan_is_fixed():
-    recorder = program("aws-eu-spot", json.dumps({"node_autoscaler": False}))
+    # enough users that the plan puts replicas above sla.min_replicas (2) on spot
+    recorder = program("aws-eu-spot", json.dumps({"node_autoscaler": False}), workload=json.dumps({"peak_concurrency": 64}))
     groups = [r for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if not r.name.endswith("-system")]
     assert len(groups) == 2  # on-demand base + spot
     for g in groups:
         sc = g.inputs["scalingConfig"]
-        assert sc["minSize"] == sc["desiredSize"] == sc["maxSize"], g.name
+        assert sc["minSize"] == sc["desiredSize"] == sc["maxSize"] >= 1, g.name
+
+
+def test_without_node_autoscaler_a_spot_pool_the_plan_leaves_empty_is_not_built():
+    """Few enough users that sla.min_replicas carries them all: every replica sits on the
+    on-demand base, so a fixed spot pool would have 0 nodes, which EKS refuses (maxSize >= 1)
+    and nothing would ever scale up."""
+    recorder = program("aws-eu-spot", json.dumps({"node_autoscaler": False}), workload=json.dumps({"peak_concurrency": 4}))
+    groups = [r for r in recorder.of_type("aws:eks/nodeGroup:NodeGroup") if not r.name.endswith("-system")]
+    assert [g.inputs["capacityType"] for g in groups] == ["ON_DEMAND"]
+    sc = groups[0].inputs["scalingConfig"]
+    assert sc["minSize"] == sc["desiredSize"] == sc["maxSize"] >= 1
 
 
 def test_capacity_blocks_need_the_node_autoscaler():

@@ -223,3 +223,36 @@ def test_one_user_decodes_in_plain_steps():
     assert many.itl_ms > many.decode_step_ms * 1.2  # 15 other users' 8K prompts land in its steps
     light = predict(m, Layout(gpu=H100), Workload(8192, 64, request_rate=0.5), mem)
     assert light.itl_ms > light.decode_step_ms
+
+
+@needs_corpus
+def test_a_run_that_forces_quantization_gptq_replays_vllms_plain_gptq_kernel():
+    """AccelMark's suite C passes quantization="gptq" for its W4A16 checkpoint, and its runner
+    hands that to LLM() for offline runs only; vLLM then runs its plain GPTQ kernel instead of
+    Marlin (0.7.3 gptq_marlin.py:146-151), which above 50 rows rebuilds fp16 weights for cuBLAS
+    (csrc/quantization/gptq/q_gemm.cu). A large batch then streams more bytes than 16-bit
+    weights; one row reads the 4-bit weights once. Marlin (the online runs, vLLM's own choice)
+    streams 4-bit weights at every batch."""
+    from gpuforge.sizing.calibration import corpus_case, dataset_lengths, forces_plain_gptq
+    from gpuforge.sizing.performance import _draining_decode_s
+
+    configs = json.loads(CONFIGS.read_text())["models"]
+    points = {json.loads(line)["point_id"]: json.loads(line) for line in (CONFIGS.parent / "points.jsonl").read_text().splitlines() if line.strip()}
+    offline = points["accelmark-nvidia_h200x1_suite_C_nvidia_vllm_47f5d58e_f07c60f8-w4a16-offline-c16"]
+    online = points["accelmark-nvidia_h200x1_suite_C_nvidia_vllm_47f5d58e_f07c60f8-w4a16-online-qps10"]
+    assert forces_plain_gptq(offline) and not forces_plain_gptq(online)
+    assert not forces_plain_gptq(points["accelmark-nvidia_h200x1_suite_C_nvidia_vllm_47f5d58e_f07c60f8-fp8-offline-c16"])
+    case = corpus_case(offline, configs, dataset_lengths(list(points.values())))
+    assert not isinstance(case, str) and case.layout.gptq_plain and case.layout.quantization == "int4-gptq"
+
+    m = resolve("llama-3.1-8b-instruct")
+    w4_mem = estimate_memory(m.arch, H100, MemoryInputs(max_model_len=4096, quantization="int4-gptq"))
+    plain = StepModel(m, Layout(gpu=H100, quantization="int4-gptq", gptq_plain=True), w4_mem)
+    marlin = StepModel(m, Layout(gpu=H100, quantization="int4-gptq"), w4_mem)
+    bf16 = StepModel(m, Layout(gpu=H100), estimate_memory(m.arch, H100, MemoryInputs(max_model_len=4096)))
+    assert plain.step_s(1, 500) < bf16.step_s(1, 500)  # the exllama kernel reads 4-bit weights
+    assert marlin.step_s(1, 500) < bf16.step_s(1, 500)  # so does Marlin (qbw_int4 > 1/4)
+    assert plain.step_s(64, 500) > bf16.step_s(64, 500)  # rebuilt fp16 weights: read 4-bit, write and read 16-bit
+    # a burst drains below 50 rows as its sequences finish: the mean batch alone would price
+    # every step at the rebuild
+    assert _draining_decode_s(plain, 100, 310, 512, 450) < 511 * plain.step_s(100 * 310 / 512, 450)

@@ -309,7 +309,11 @@ class GpuCluster(pulumi.ComponentResource):
             return replace(pool, min_nodes=pool.desired_nodes, max_nodes=pool.desired_nodes)
 
         serving = replace(plan.serving, max_replicas=plan.serving.replicas, min_replicas=min(plan.serving.min_replicas, plan.serving.replicas))
-        spot = fixed(plan.spot_pool) if plan.spot_pool is not None else None
+        # a spot pool the plan leaves empty (every planned replica on the on-demand base) would
+        # stay empty with nothing to scale it, and a managed node group needs a max size of at
+        # least 1 (gpuforge.aws.node_pool's scaling check; EKS API NodegroupScalingConfig,
+        # https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupScalingConfig.html): no spot pool then
+        spot = fixed(plan.spot_pool) if plan.spot_pool is not None and plan.spot_pool.desired_nodes > 0 else None
         return replace(plan, node_pool=fixed(plan.node_pool), spot_pool=spot, serving=serving)
 
     def node_pool(self, name: str, pool: NodePoolPlan, opts: pulumi.ResourceOptions) -> Any:

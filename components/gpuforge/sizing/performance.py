@@ -150,7 +150,7 @@ class Layout:
     # True: 4-bit weight-only GEMMs run vLLM's plain GPTQ kernel, which a run gets by passing
     # quantization="gptq" for a checkpoint Marlin could serve (vllm 0.7.3
     # model_executor/layers/quantization/gptq_marlin.py:146-151, "forcing gptq"; the same at
-    # 0.19.0 :233-237). Replay only: gpuforge never forces it.
+    # 0.19.0 :232-238). Replay only: gpuforge never forces it.
     gptq_plain: bool = False
 
     @property
@@ -617,6 +617,22 @@ def _prefill_steps(sm: StepModel, n: float, I: int, budget: int) -> tuple[list[i
     return sizes, ends
 
 
+def _draining_decode_s(sm: StepModel, n: float, O: int, o_max: int, ctx: float, pieces: int = 8) -> float:
+    """Decode time of `n` sequences started together whose outputs average O tokens and end
+    by o_max: the batch drains as they finish. It holds at n for max(0, 2 O - o_max) steps,
+    then falls linearly to none by o_max (the mean is n x O / o_max, as the tokens require);
+    with 2 O < o_max it falls over 2 O steps and the longest output runs on alone. Summed
+    over pieces, because a step's cost is not linear in its batch (weights stream once a
+    step, a kernel can change with the row count)."""
+    o, last = O - 1.0, o_max - 1.0  # the first token of each comes with its prefill
+    plateau = max(0.0, 2.0 * o - last)
+    fall = min(last, 2.0 * o) - plateau
+    t = plateau * sm.step_s(n, ctx)
+    for k in range(pieces):
+        t += fall / pieces * sm.step_s(max(1.0, n * (1 - (k + 0.5) / pieces)), ctx)
+    return t + max(0.0, last - 2.0 * o) * sm.step_s(1, ctx)
+
+
 def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_max: int | None = None, whole_prompts: bool = False) -> tuple[float, float, float, float]:
     """`n` prompts submitted at once (a burst, or a closed-loop run's first round):
     (time until all finish, mean TTFT, mean ITL, last TTFT). Their prompts fill the token
@@ -633,19 +649,13 @@ def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_ma
         pre = ends[-1]
         mean_end = sum(k * e for k, e in zip(sizes, ends, strict=True)) / sum(sizes)
         step = sm.step_s(n, ctx)
-        if o_max and o_max > O:
-            total = pre + (o_max - 1) * sm.step_s(n * O / o_max, ctx)
-        else:
-            total = pre + (O - 1) * step
+        total = pre + (_draining_decode_s(sm, n, O, o_max, ctx) if o_max and o_max > O else (O - 1) * step)
         return total, mean_end, step + (pre - mean_end) / max(1, O - 1), pre
     pre_steps = math.ceil(n * I / budget)
     pre_step = sm.step_s(0, 0, n * I / pre_steps, I / 2)
     pre = pre_steps * pre_step
     step = sm.step_s(n, ctx)
-    if o_max and o_max > O:
-        total = pre + (o_max - 1) * sm.step_s(n * O / o_max, ctx)
-    else:
-        total = pre + (O - 1) * step
+    total = pre + (_draining_decode_s(sm, n, O, o_max, ctx) if o_max and o_max > O else (O - 1) * step)
     ttft = pre * (n + 1) / (2 * n)
     # each request waits out the prefill after its own first token before its second
     itl = step + (pre - ttft) / max(1, O - 1)
