@@ -638,7 +638,7 @@ def _wave(sm: StepModel, n: float, I: int, O: int, budget: int, ctx: float, o_ma
     (time until all finish, mean TTFT, mean ITL, last TTFT). Their prompts fill the token
     budget step after step, then they decode together; the early ones decode during the
     later ones' prefill steps, which stretches their ITL. With outputs of mean O and longest
-    o_max, the decode phase lasts o_max steps at a mean batch of n * O / o_max.
+    o_max, the decode phase lasts o_max steps while the batch drains (_draining_decode_s).
 
     `whole_prompts` (no chunked prefill, Layout.chunked_prefill): a step holds as many whole
     prompts as fit the budget, its prompts get their first token when it ends, and no prompt
