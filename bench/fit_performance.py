@@ -45,6 +45,7 @@ from gpuforge.sizing.calibration import PerfCase, load_corpus, predict_case  # n
 from gpuforge.sizing.performance import (  # noqa: E402
     GEN_PARAMS,
     GLOBAL_PARAMS,
+    KERNEL_GENERATION,
     PerfParams,
     load_params,
     params_from_dict,
@@ -68,7 +69,6 @@ PRIOR_GLOBAL = {
     "seq_us": (20.0, 1.5), "v0_seq_us": (60.0, 1.5), "v0_stream_us": (60.0, 1.5), "sync_step_ms": (1.0, 1.5), "sync_seq_us": (10.0, 1.5), "closed_rounds": (10.0, 1.0),
 }
 UPPER_ONE = {"mbu", "mfu", "pcie_eff", "pcie_host_eff", "qbw_int4", "qbw_fp4", "qbw_nvfp4", "qbw_int8", "qbw_fp8", "qmfu_fp8", "qmfu_fp4", "qbw_fp8b", "qmfu_fp8b", "qbw_int4_moe", "qbw_fp8b_moe", "moe_eff", "kv_eff"}
-KERNEL_GEN = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
 KERNEL_SIGMA = 0.25
 
 
@@ -80,7 +80,7 @@ def kernel_priors() -> dict[tuple[str, str], tuple[float, float]]:
 
     acc: dict[tuple[str, str], list[float]] = defaultdict(list)
     for system, e in kernel_tables()["systems"].items():
-        gen, gemm = KERNEL_GEN.get(system), e.get("gemm", {})
+        gen, gemm = KERNEL_GENERATION.get(system), e.get("gemm", {})
         bf = gemm.get("bfloat16") or {}
         if not gen or not bf:
             continue

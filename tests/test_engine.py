@@ -262,3 +262,18 @@ def test_the_planner_predicts_with_the_engines_gemm_dtype():
     as_fp8 = predict(r.model, replace(base, compute_dtype="fp8"), work, sized.memory)
     assert sized.performance is not None
     assert sized.performance.ttft_ms == as_bf16.ttft_ms != as_fp8.ttft_ms
+
+
+def test_an_explicit_quantization_keeps_the_plain_gptq_and_awq_kernels():
+    """vLLM swaps GPTQ / AWQ checkpoints Marlin can serve onto Marlin only when the run names
+    no --quantization or names Marlin; `--quantization gptq` / `awq` keeps the plain kernel
+    (0.19.0 quantization/gptq_marlin.py:219-238, awq_marlin.py:236-237)."""
+    from gpuforge.engine.vllm import quantization_scheme
+
+    gptq = {"quant_method": "gptq", "bits": 4, "group_size": 128, "sym": True, "desc_act": False}
+    awq = {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True}
+    assert quantization_scheme(gptq).method == "gptq_marlin"
+    assert quantization_scheme(gptq, requested="gptq_marlin").method == "gptq_marlin"
+    assert quantization_scheme(gptq, requested="gptq").method == "gptq"
+    assert quantization_scheme(awq).method == "awq_marlin"
+    assert quantization_scheme(awq, requested="awq").method == "awq"

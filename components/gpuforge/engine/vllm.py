@@ -234,12 +234,15 @@ def quant_method(quantization_config: dict[str, Any]) -> str:
     return str(q.get("quant_method", "")).lower().replace("compressed_tensors", "compressed-tensors")
 
 
-def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantScheme | None:
+def quantization_scheme(quantization_config: dict[str, Any] | None, requested: str | None = None) -> QuantScheme | None:
     """The scheme vLLM 0.19.0 applies to a checkpoint with this `quantization_config` (None: 16-bit).
 
     Takes the raw dict from config.json (or hf_quant_config.json). Follows
     vllm/config/model.py:924-994 `_verify_quantization`: overrides (gptq_marlin, awq_marlin,
-    modelopt, modelopt_fp4, mxfp4) are tried before the plain method name.
+    modelopt, modelopt_fp4, mxfp4) are tried before the plain method name. `requested` is the
+    run's `--quantization` (None: not passed; gpuforge never passes it for gptq / awq): the
+    Marlin overrides fire only when it is None or names Marlin, so `--quantization gptq` / `awq`
+    keeps the plain kernel ("forcing gptq", gptq_marlin.py:219-238, awq_marlin.py:236-237).
     """
     q = quantization_config
     if not q:
@@ -257,7 +260,7 @@ def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantSche
         return _compressed_tensors(q)
     if method == "awq":
         bits, gsize, zp = q.get("bits", q.get("w_bit")), q.get("group_size", q.get("q_group_size")), q.get("zero_point")
-        if bits == 4 and gsize in _MARLIN_GROUP_SIZES and zp is True:
+        if bits == 4 and gsize in _MARLIN_GROUP_SIZES and zp is True and requested in (None, "marlin", "awq_marlin"):
             # AWQMarlinConfig.override_quantization_method (awq_marlin.py:231-255, 305-327)
             return QuantScheme("awq_marlin", "int4-awq", f"AWQ 4-bit g{gsize} (Marlin)", 75, _BF16_HALF, qp + "awq_marlin.py:202-207")
         if bits != 4:
@@ -269,7 +272,7 @@ def quantization_scheme(quantization_config: dict[str, Any] | None) -> QuantSche
         prec = {4: "int4-gptq", 8: "int8"}.get(int(bits or 0))
         if prec is None:
             raise UnsupportedQuantization(f"GPTQ with {bits} bits is not a precision gpuforge sizes (4 or 8)")
-        if sym is True and gsize in _MARLIN_GROUP_SIZES and q.get("desc_act") is not None:
+        if sym is True and gsize in _MARLIN_GROUP_SIZES and q.get("desc_act") is not None and requested in (None, "marlin", "gptq_marlin"):
             # GPTQMarlinConfig.override_quantization_method (gptq_marlin.py:214-241, TYPE_MAP :97-100)
             return QuantScheme("gptq_marlin", prec, f"GPTQ {bits}-bit g{gsize} (Marlin)", 75, _BF16_HALF, qp + "gptq_marlin.py:179-184")
         # exllama GPTQ kernels: float16 only, sm60 (gptq.py:130-136)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpuforge import catalog
+from gpuforge.engine.vllm import quantization_scheme
 from gpuforge.sizing.memory import MemoryEstimate, MemoryInputs, estimate_memory
 from gpuforge.sizing.models import ResolvedModel, resolve
 from gpuforge.sizing.versions import VLLM_VERSION
@@ -371,15 +372,30 @@ def states_v0_engine(pt: dict[str, Any]) -> bool:
     return str(env.get("VLLM_USE_V1", "")).strip() == "0"
 
 
-def forces_plain_gptq(pt: dict[str, Any]) -> bool:
-    """The run passed quantization="gptq", which makes vLLM run its plain GPTQ kernel instead of
-    Marlin (Layout.gptq_plain). A harness setting the corpus's points do not restate:
-    AccelMark's suite C W4A16 entry passes it (suites/suite_C/suite.json,
+def requested_quantization(pt: dict[str, Any]) -> str | None:
+    """The `--quantization` a run passed that its point does not restate (None: not passed).
+
+    AccelMark's suite C W4A16 entry passes "gptq" (suites/suite_C/suite.json,
     precision_model_map.W4A16.engine_kwargs, at FreedomIntelligence/AccelMark@5797fc42) and its
     vLLM 0.7.3 runner hands it to LLM() for offline runs (runners/nvidia_vllm_47f5d58e/runner.py:170-171);
-    the AsyncLLMEngine it builds for online runs (:178-193) leaves vLLM's own choice, Marlin."""
+    the AsyncLLMEngine it builds for online runs (:178-193) does not pass it."""
     pid = pt.get("point_id") or ""
-    return (pt.get("source") or {}).get("repo") == "FreedomIntelligence/AccelMark" and "_suite_C_nvidia_vllm_47f5d58e" in pid and "-w4a16-offline" in pid
+    if (pt.get("source") or {}).get("repo") == "FreedomIntelligence/AccelMark" and "_suite_C_nvidia_vllm_47f5d58e" in pid and "-w4a16-offline" in pid:
+        return "gptq"
+    return None
+
+
+# The corpus's configs omit quantization_config; its README has the replay add a realistic one.
+# A GPTQ W4A16 checkpoint made by llm-compressor / AutoGPTQ (symmetric, group 128, no act-order)
+# is one Marlin can serve, so vLLM picks Marlin unless the run forces another kernel.
+GPTQ_W4A16_CONFIG = {"quant_method": "gptq", "bits": 4, "group_size": 128, "sym": True, "desc_act": False}
+
+
+def forces_plain_gptq(pt: dict[str, Any]) -> bool:
+    """The run's 4-bit GPTQ weights go through vLLM's plain GPTQ kernel, not Marlin
+    (Layout.gptq_plain), by the engine's kernel choice for the `--quantization` it passed."""
+    scheme = quantization_scheme(GPTQ_W4A16_CONFIG, requested=requested_quantization(pt))
+    return scheme is not None and scheme.method == "gptq"
 
 
 def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[str, tuple[float, float]] | None = None) -> PerfCase | str:
@@ -428,14 +444,22 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     max_len = max(max_len, int(I + O))
     seqs = w.get("max_num_seqs")
     mnbt = w.get("max_num_batched_tokens")
-    # V0 chunks prompts only where the run turned it on (or, from vLLM 0.6, by default above
-    # 32K of context: vllm 0.7.3 vllm/engine/arg_utils.py:1164-1186, which a benchmark's
-    # max_model_len of prompt + output stays under); MLA models had it forced off until
-    # vllm-project/vllm#12639 (0.7.3 vllm/config.py:3327-3332)
-    v0_chunked = v0 and ("enable-chunked-prefill=true" in ds.lower() or "--enable-chunked-prefill" in ds.lower()) and not (
-        model.arch.is_mla and version is not None and version <= (0, 7))
+    # V0 chunks prompts where the run turned it on, else by default above 32K of context on
+    # CUDA for full-attention models (vllm 0.7.3 vllm/engine/arg_utils.py:1164-1186); MLA models
+    # had it forced off until vllm-project/vllm#12639 (0.7.3 vllm/config.py:3327-3332)
+    text = ds.lower()
+    if "enable-chunked-prefill=false" in text or "--no-enable-chunked-prefill" in text:
+        v0_chunked = False
+    elif "enable-chunked-prefill=true" in text or "--enable-chunked-prefill" in text:
+        v0_chunked = True
+    else:
+        sliding = any(la.kind != "full" for la in model.arch.layers)
+        v0_chunked = max_len > 32768 and gpu.vendor == "nvidia" and not sliding
+    v0_chunked = v0 and v0_chunked and not (model.arch.is_mla and version is not None and version <= (0, 7))
     if v0 and not mnbt:
-        mnbt = max(max_len, 2048)  # V0 without chunked prefill: whole prompts, up to max_model_len a step (0.7.3 config.py:1536)
+        # V0's default budget (0.7.3 vllm/config.py:1521-1536): 2048 tokens a step with chunked
+        # prefill, else whole prompts up to max_model_len a step
+        mnbt = 2048 if v0_chunked else max(max_len, 2048)
     if v0 and not seqs:
         # V0's EngineArgs default (`max_num_seqs: int = 256` in vllm/engine/arg_utils.py before
         # 0.8, read through a copy in the search index); the 0.19.0 defaults (1024 on large
@@ -455,7 +479,6 @@ def corpus_case(pt: dict[str, Any], configs: dict[str, Any], dataset_p50: dict[s
     rate = w.get("request_rate")
     conc = w.get("concurrency")
     n_req = w.get("num_requests")
-    text = ds.lower()
     burst = None
     if pt["point_id"].startswith("accelmark") and "offline" in pt["point_id"]:
         burst = n_req  # AccelMark offline: the engine gets all requests; client concurrency is nominal

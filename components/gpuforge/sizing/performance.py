@@ -147,10 +147,9 @@ class Layout:
     # "Don't schedule decodes if prefills are scheduled", whole prompts packed while they fit
     # max_num_batched_tokens, :74 and :1148). vLLM 0.19.0 always chunks; replay only.
     chunked_prefill: bool = True
-    # True: 4-bit weight-only GEMMs run vLLM's plain GPTQ kernel, which a run gets by passing
-    # quantization="gptq" for a checkpoint Marlin could serve (vllm 0.7.3
-    # model_executor/layers/quantization/gptq_marlin.py:146-151, "forcing gptq"; the same at
-    # 0.19.0 :232-238). Replay only: gpuforge never forces it.
+    # True: 4-bit weight-only GEMMs run vLLM's plain GPTQ kernel instead of Marlin (the engine's
+    # scheme "gptq": gpuforge.engine.vllm.quantization_scheme, e.g. for a run that passed
+    # --quantization gptq). Replay only: gpuforge never forces it.
     gptq_plain: bool = False
 
     @property
@@ -334,6 +333,10 @@ def kernel_tables() -> dict[str, Any]:
     return json.loads(resources.files("gpuforge.sizing").joinpath("data", "kernel_tables.json").read_text())
 
 
+# the GPU generation of each kernel-table system (the fit's per-generation parameters)
+KERNEL_GENERATION = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
+
+
 @lru_cache(maxsize=64)
 def gemv_relative(gpu_id: str) -> float:
     """This GPU's measured 16-bit GEMV bandwidth efficiency over its generation's mean
@@ -343,7 +346,7 @@ def gemv_relative(gpu_id: str) -> float:
     mine = ((systems.get(KERNEL_SYSTEM.get(gpu_id, "")) or {}).get("gemm", {}).get("bfloat16") or {}).get("bandwidth_eff")
     if not mine or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
         return 1.0
-    gen = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
+    gen = KERNEL_GENERATION
     peers: list[float] = []
     for system, e in systems.items():
         eff = (e.get("gemm", {}).get("bfloat16") or {}).get("bandwidth_eff")
