@@ -16,7 +16,14 @@ fp8_block / nvfp4) and of vLLM's custom all-reduce (CUDA-graph mode, 2 / 4 / 8 G
   GEMVs (m = 1, n * k >= 4096^2): what batch-1 decode reaches;
 - allreduce_us[tp]: vLLM custom all-reduce latency (us) at log-spaced message sizes;
 - nccl_allreduce_us[tp]: the same for NCCL all_reduce (16-bit), which vLLM uses where its
-  custom kernel is off (more than two PCIe-only GPUs).
+  custom kernel is off (more than two PCIe-only GPUs);
+- mla_module.fixed_us: what one un-compiled MLA attention module costs at batch 1 beyond
+  streaming its weights. AIConfigurator times vLLM's own `DeepseekV2MLAAttention` (every
+  projection, norm, RoPE, the MLA decode kernel, the output projection) in a CUDA graph
+  without torch.compile (collector/vllm/collect_mla_module.py); its `mla/vllm/<version>/
+  mla_generation_module_perf.parquet` rows with 16-bit GEMMs and KV cache, batch 1 and
+  <= 128 tokens of context, against the module's weight bytes at each head count measured
+  (1 .. 128): the least-squares line's intercept is the fixed cost (vLLM 0.19.0 tables only).
 
 Needs pyarrow (the `bench` extra).
 """
@@ -129,6 +136,31 @@ def allreduce_table(rows: list) -> dict:
     return out
 
 
+# the MLA module AIConfigurator measures is DeepSeek-V3's (its rows' `model`); its shapes are
+# read from the same commit (aic-core/src/aiconfigurator_core/model_configs/)
+MLA_VERSION = "0.19.0"
+MLA_MODEL_CONFIG = "aic-core/src/aiconfigurator_core/model_configs/deepseek-ai--DeepSeek-V3_config.json"
+
+
+def mla_module_params(cfg: dict, heads: int) -> int:
+    """Weights of one MLA attention module with `heads` heads (what a TP rank holds): q_a and
+    kv_a (replicated), q_b, the absorbed k / v up-projections (kv_b), o_proj."""
+    h, q, kv = cfg["hidden_size"], cfg["q_lora_rank"], cfg["kv_lora_rank"]
+    nope, rope, v = cfg["qk_nope_head_dim"], cfg["qk_rope_head_dim"], cfg["v_head_dim"]
+    return h * q + q * heads * (nope + rope) + h * (kv + rope) + kv * heads * (nope + v) + heads * v * h
+
+
+def mla_module_fixed(rows: list, cfg: dict, gpu) -> dict | None:
+    """Least-squares line of the module's batch-1 latency against its weight bytes over the
+    head counts measured: the intercept is the fixed cost, the slope the streaming rate."""
+    pts = [(mla_module_params(cfg, int(r["num_heads"])) * 2.0, r["latency"] * 1e3) for r in rows
+           if (r["gemm_type"], r["kv_cache_dtype"], r["batch_size"]) == ("bfloat16", "bfloat16", 1) and r["step"] <= 128]
+    if len({x for x, _ in pts}) < 3:
+        return None
+    slope, intercept = statistics.linear_regression([x for x, _ in pts], [y for _, y in pts])
+    return {"fixed_us": round(intercept, 1), "stream_eff": round(1 / (slope * 1e-6) / (gpu.memory_bandwidth_gbs * 1e9), 3), "rows": len(pts)}
+
+
 def main() -> int:
     root = Path(sys.argv[1])
     commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
@@ -153,6 +185,14 @@ def main() -> int:
                 entry["nccl_version"] = v
                 entry["nccl_allreduce_us"] = nccl_allreduce_table(_read(root, path))
                 break
+        # the pinned release's module only: the L40S's one table (0.24.0) does not lie on a
+        # line (75-92 us at 1-16 heads, 207 us at 32; intercept 14 us)
+        path = f"{DATA}/{name}/mla/vllm/{MLA_VERSION}/mla_generation_module_perf.parquet"
+        if subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"HEAD:{path}"], capture_output=True).returncode == 0:
+            cfg = json.loads(subprocess.run(["git", "-C", str(root), "show", f"HEAD:{MLA_MODEL_CONFIG}"], capture_output=True, check=True).stdout)
+            fixed = mla_module_fixed(_read(root, path), cfg, gpu)
+            if fixed:
+                entry["mla_module"] = {"version": MLA_VERSION, **fixed}
         systems[name] = entry
     out = {
         "about": "Derived by bench/derive_kernel_tables.py from AIConfigurator's vLLM kernel database; do not edit by hand.",
@@ -162,7 +202,7 @@ def main() -> int:
     OUT.write_text(json.dumps(out, indent=1) + "\n")
     for name, e in systems.items():
         print(name, {d: (v["version"], v["compute_eff"], v["bandwidth_eff"]) for d, v in e.get("gemm", {}).items()},
-              {n: (p[0][1], p[-1][1]) for n, p in e.get("allreduce_us", {}).items()})
+              {n: (p[0][1], p[-1][1]) for n, p in e.get("allreduce_us", {}).items()}, e.get("mla_module"))
     print(f"wrote {OUT.relative_to(REPO)}")
     return 0
 

@@ -256,3 +256,27 @@ def test_a_run_that_forces_quantization_gptq_replays_vllms_plain_gptq_kernel():
     # a burst drains below 50 rows as its sequences finish: the mean batch alone would price
     # every step at the rebuild
     assert _draining_decode_s(plain, 100, 310, 512, 450) < 511 * plain.step_s(100 * 310 / 512, 450)
+
+
+@needs_corpus
+def test_v0_runs_the_mla_module_un_compiled():
+    # V0 does not torch.compile the model, so each MLA layer pays the un-compiled attention
+    # module's fixed cost that AIConfigurator measured (~65 us on H100 / H200 at batch 1);
+    # V1 and dense models do not, and GPUs without a measured module table get nothing
+    from gpuforge.sizing.performance import kernel_tables, mla_module_fixed_s
+
+    h200 = catalog.get_gpu("h200")
+    assert mla_module_fixed_s("h200") == pytest.approx(kernel_tables()["systems"]["h200_sxm"]["mla_module"]["fixed_us"] * 1e-6)
+    assert 40e-6 < mla_module_fixed_s("h200") < 90e-6
+    assert mla_module_fixed_s("mi300x") is None and mla_module_fixed_s("rtx-6000-ada") is None
+
+    def v0_extra(m, q=None):
+        mem = estimate_memory(m.arch, h200, MemoryInputs(tensor_parallel=8, max_model_len=4096, quantization=q))
+        v0 = StepModel(m, Layout(gpu=h200, tensor_parallel=8, quantization=q or "none", engine_v0=True), mem)
+        v1 = StepModel(m, Layout(gpu=h200, tensor_parallel=8, quantization=q or "none"), mem)
+        return v0.fixed - v1.fixed, v0.n_layers
+
+    ds = resolve("deepseek-ai/DeepSeek-R1", config=_config("deepseek-ai/DeepSeek-R1"))
+    mla_extra, layers = v0_extra(ds, "fp8")
+    dense_extra, _ = v0_extra(resolve("llama-3.1-8b-instruct"))
+    assert mla_extra - dense_extra == pytest.approx(layers * mla_module_fixed_s("h200"))

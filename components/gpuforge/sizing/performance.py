@@ -356,6 +356,19 @@ def gemv_relative(gpu_id: str) -> float:
 
 
 @lru_cache(maxsize=64)
+def mla_module_fixed_s(gpu_id: str) -> float | None:
+    """Seconds one MLA attention module costs at batch 1 beyond streaming its weights when it
+    runs un-compiled (each projection, norm, RoPE and the decode kernel its own launch), as
+    AIConfigurator measured vLLM 0.19.0's DeepseekV2MLAAttention in a CUDA graph without
+    torch.compile (data/kernel_tables.json `mla_module`: 59-65 us on H100 / H200 / B200 /
+    B300). None where it was not measured."""
+    row = (kernel_tables()["systems"].get(KERNEL_SYSTEM.get(gpu_id, "")) or {}).get("mla_module")
+    if not row or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
+        return None
+    return float(row["fixed_us"]) * 1e-6
+
+
+@lru_cache(maxsize=64)
 def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, float] | None:
     """(seconds, seconds per byte) of one vLLM custom all-reduce on `tp` GPUs, from the
     measured kernel table: the latency of a 1 KiB message and the slope from 1 to 32 MiB.
@@ -522,6 +535,15 @@ class StepModel:
             self.fixed += glob["sync_step_ms"] * MS
             self.per_seq += glob["sync_seq_us"] * 1e-6
         self.fixed += (g.layer_us * self.n_layers + g.moe_layer_us * self.n_moe) * 1e-6
+        if layout.engine_v0 and arch.is_mla:
+            # V0 never compiles the model: its compilation level defaults to 0 (vllm/config.py
+            # at 0.7.3 :2861, at 0.9.2 :3984) and only V1 raises it to piecewise torch.compile
+            # (0.7.3 :3295-3307, 0.9.2 :4558-4564), whose fusions the fitted per-layer cost reflects. So a V0
+            # MLA layer launches its attention module's dozen small kernels one by one, which
+            # is what AIConfigurator's module table times (no torch.compile, CUDA graph).
+            mla = mla_module_fixed_s(gpu.id)
+            if mla:
+                self.fixed += mla * self.n_layers
         if cd in ("fp8", "fp4", "int8"):
             # W8A8 / W4A4 GEMMs quantize their input activations first: one more kernel per
             # linear layer (vllm/model_executor/layers/quantization/utils/fp8_utils.py
