@@ -23,7 +23,12 @@ fp8_block / nvfp4) and of vLLM's custom all-reduce (CUDA-graph mode, 2 / 4 / 8 G
   without torch.compile (collector/vllm/collect_mla_module.py); its `mla/vllm/<version>/
   mla_generation_module_perf.parquet` rows with 16-bit GEMMs and KV cache, batch 1 and
   <= 128 tokens of context, against the module's weight bytes at each head count measured
-  (1 .. 128): the least-squares line's intercept is the fixed cost (vLLM 0.19.0 tables only).
+  (1 .. 128): the least-squares line's intercept is the fixed cost (vLLM 0.19.0 tables only);
+- marlin_moe.stream_eff: the fraction of the datasheet bandwidth at which vLLM's Marlin fused
+  MoE (4-bit weights, `kernel_source` vllm_marlin_int4_moe in `moe/vllm/0.19.0/moe_perf.parquet`)
+  streams the experts a decode step touches: the median over its measured shapes with 1-64
+  tokens, balanced routing and no expert parallelism, of the touched experts' bytes (4-bit
+  weights plus group-128 scales) over the latency.
 
 Needs pyarrow (the `bench` extra).
 """
@@ -161,6 +166,20 @@ def mla_module_fixed(rows: list, cfg: dict, gpu) -> dict | None:
     return {"fixed_us": round(intercept, 1), "stream_eff": round(1 / (slope * 1e-6) / (gpu.memory_bandwidth_gbs * 1e9), 3), "rows": len(pts)}
 
 
+def marlin_moe_eff(rows: list, gpu) -> dict | None:
+    effs = []
+    for r in rows:
+        if r["moe_dtype"] != "int4_wo" or r["distribution"] != "balanced" or r["moe_ep_size"] != 1 or r["num_tokens"] > 64:
+            continue
+        e, k, n = r["num_experts"], r["topk"], r["num_tokens"]
+        touched = e * (1 - (1 - k / e) ** n)  # balanced routing: expected distinct experts
+        nbytes = touched * 3 * r["hidden_size"] * r["inter_size"] / r["moe_tp_size"] * (0.5 + 2 / 128)
+        effs.append(nbytes / (r["latency"] * 1e-3) / (gpu.memory_bandwidth_gbs * 1e9))
+    if not effs:
+        return None
+    return {"stream_eff": round(statistics.median(effs), 4), "rows": len(effs)}
+
+
 def main() -> int:
     root = Path(sys.argv[1])
     commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
@@ -193,6 +212,11 @@ def main() -> int:
             fixed = mla_module_fixed(_read(root, path), cfg, gpu)
             if fixed:
                 entry["mla_module"] = {"version": MLA_VERSION, **fixed}
+        path = f"{DATA}/{name}/moe/vllm/{MLA_VERSION}/moe_perf.parquet"
+        if subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"HEAD:{path}"], capture_output=True).returncode == 0:
+            marlin = marlin_moe_eff(_read(root, path), gpu)
+            if marlin:
+                entry["marlin_moe"] = {"version": MLA_VERSION, **marlin}
         systems[name] = entry
     out = {
         "about": "Derived by bench/derive_kernel_tables.py from AIConfigurator's vLLM kernel database; do not edit by hand.",
@@ -202,7 +226,7 @@ def main() -> int:
     OUT.write_text(json.dumps(out, indent=1) + "\n")
     for name, e in systems.items():
         print(name, {d: (v["version"], v["compute_eff"], v["bandwidth_eff"]) for d, v in e.get("gemm", {}).items()},
-              {n: (p[0][1], p[-1][1]) for n, p in e.get("allreduce_us", {}).items()}, e.get("mla_module"))
+              {n: (p[0][1], p[-1][1]) for n, p in e.get("allreduce_us", {}).items()}, e.get("mla_module"), e.get("marlin_moe"))
     print(f"wrote {OUT.relative_to(REPO)}")
     return 0
 

@@ -280,3 +280,29 @@ def test_v0_runs_the_mla_module_un_compiled():
     mla_extra, layers = v0_extra(ds, "fp8")
     dense_extra, _ = v0_extra(resolve("llama-3.1-8b-instruct"))
     assert mla_extra - dense_extra == pytest.approx(layers * mla_module_fixed_s("h200"))
+
+
+def test_marlin_moe_does_not_speed_up_with_hbm_bandwidth():
+    # AIConfigurator measured vLLM's Marlin fused MoE at about the same absolute speed on H100,
+    # H200 and B200, so a B200 decodes 4-bit experts barely faster than an H200 although its
+    # HBM is 1.7x faster; GPUs without a table keep the fitted rate
+    from gpuforge.sizing.performance import kernel_tables, marlin_moe_relative
+
+    params = load_params()
+    systems = kernel_tables()["systems"]
+    eff = {s: systems[s]["marlin_moe"]["stream_eff"] for s in ("h100_sxm", "h200_sxm", "b200_sxm")}
+    assert eff["b200_sxm"] < eff["h200_sxm"] < eff["h100_sxm"]
+    assert marlin_moe_relative("b200", params) < marlin_moe_relative("h200", params) < marlin_moe_relative("h100-80gb", params)
+    assert marlin_moe_relative("mi300x", params) == 1.0 and marlin_moe_relative("rtx-6000-ada", params) == 1.0
+
+    h200 = catalog.get_gpu("h200")
+
+    def moe_rate(gpu, q):
+        mm = resolve("mixtral-8x7b-instruct")
+        mem = estimate_memory(mm.arch, gpu, MemoryInputs(tensor_parallel=2, max_model_len=4096, quantization=q))
+        return 1 / StepModel(mm, Layout(gpu=gpu, tensor_parallel=2, quantization=q), mem).inv_bw_w
+
+    # 4-bit experts: B200 over H200 well below the HBM ratio; 16-bit experts: the GEMV scaling
+    int4 = moe_rate(B200, "int4-gptq") / moe_rate(h200, "int4-gptq")
+    bf16 = moe_rate(B200, "none") / moe_rate(h200, "none")
+    assert int4 < 0.7 * bf16

@@ -368,6 +368,26 @@ def mla_module_fixed_s(gpu_id: str) -> float | None:
     return float(row["fixed_us"]) * 1e-6
 
 
+def marlin_moe_relative(gpu_id: str, params: PerfParams) -> float:
+    """How this GPU's Marlin fused MoE (4-bit experts) streams relative to what `qbw_int4_moe`
+    x its generation's `mbu` x its GEMV scaling says, normalised over the GPUs measured.
+    AIConfigurator's vLLM 0.19.0 tables (data/kernel_tables.json `marlin_moe`) put the kernel
+    at 0.17 of datasheet bandwidth on H100, 0.135 on H200, 0.09 on B200 and 0.096 on B300:
+    about the same absolute speed everywhere (64-68 us a layer for one DeepSeek-shaped token at
+    TP8), so it does not speed up with HBM bandwidth as a GEMV does. 1.0 without a table."""
+    systems = kernel_tables()["systems"]
+    gpu_of = {s: g for g, s in KERNEL_SYSTEM.items() if g in ("a100-80gb", "h100-80gb", "h200", "b200", "b300", "l40s")}
+    want: dict[str, float] = {}
+    for system, e in systems.items():
+        eff = (e.get("marlin_moe") or {}).get("stream_eff")
+        if eff and system in gpu_of:
+            want[system] = float(eff) / (params.gen(KERNEL_GENERATION[system]).mbu * gemv_relative(gpu_of[system]))
+    mine = want.get(KERNEL_SYSTEM.get(gpu_id, ""))
+    if not mine or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
+        return 1.0
+    return mine / (sum(want.values()) / len(want))
+
+
 @lru_cache(maxsize=64)
 def allreduce_alpha_beta(gpu_id: str, tp: int, nvlink: bool) -> tuple[float, float] | None:
     """(seconds, seconds per byte) of one vLLM custom all-reduce on `tp` GPUs, from the
@@ -450,7 +470,8 @@ class StepModel:
         # dense layers (attention, shared experts, dense MLPs) stream through the format's GEMM,
         # routed experts through its fused-MoE kernel: two kernels, two efficiencies
         self.inv_bw_dense = 1 / (bw * dense_stream_eff(layout.quantization, glob, block))
-        self.inv_bw_w = 1 / (bw * weight_stream_eff(layout.quantization, glob, block))
+        marlin = marlin_moe_relative(gpu.id, params) if layout.quantization in ("int4-awq", "int4-gptq") else 1.0
+        self.inv_bw_w = 1 / (bw * weight_stream_eff(layout.quantization, glob, block) * marlin)
         self.inv_bw_kv = 1 / bw
         # seconds to stream the dense layers: the 16-bit modules at the 16-bit GEMM's rate
         self.dense_s = (self.w_dense - self.w16) * self.inv_bw_dense + self.w16 / bw
