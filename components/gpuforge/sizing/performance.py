@@ -375,13 +375,11 @@ def marlin_moe_relative(gpu_id: str, params: PerfParams) -> float:
     at 0.17 of datasheet bandwidth on H100, 0.135 on H200, 0.09 on B200 and 0.096 on B300:
     about the same absolute speed everywhere (64-68 us a layer for one DeepSeek-shaped token at
     TP8), so it does not speed up with HBM bandwidth as a GEMV does. 1.0 without a table."""
-    systems = kernel_tables()["systems"]
-    gpu_of = {s: g for g, s in KERNEL_SYSTEM.items() if g in ("a100-80gb", "h100-80gb", "h200", "b200", "b300", "l40s")}
     want: dict[str, float] = {}
-    for system, e in systems.items():
+    for system, e in kernel_tables()["systems"].items():
         eff = (e.get("marlin_moe") or {}).get("stream_eff")
-        if eff and system in gpu_of:
-            want[system] = float(eff) / (params.gen(KERNEL_GENERATION[system]).mbu * gemv_relative(gpu_of[system]))
+        if eff:  # what qbw_int4_moe would be there, given that GPU's mbu and GEMV scaling
+            want[system] = float(eff) / (params.gen(KERNEL_GENERATION[system]).mbu * gemv_relative(e["normalised_by"]))
     mine = want.get(KERNEL_SYSTEM.get(gpu_id, ""))
     if not mine or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
         return 1.0
@@ -559,9 +557,10 @@ class StepModel:
         if layout.engine_v0 and arch.is_mla:
             # V0 never compiles the model: its compilation level defaults to 0 (vllm/config.py
             # at 0.7.3 :2861, at 0.9.2 :3984) and only V1 raises it to piecewise torch.compile
-            # (0.7.3 :3295-3307, 0.9.2 :4558-4564), whose fusions the fitted per-layer cost reflects. So a V0
-            # MLA layer launches its attention module's dozen small kernels one by one, which
-            # is what AIConfigurator's module table times (no torch.compile, CUDA graph).
+            # (0.7.3 :3295-3307, 0.9.2 :4558-4564), whose fusions the fitted per-layer cost
+            # reflects. So a V0 MLA layer launches its attention module's dozen small kernels
+            # one by one, which is what AIConfigurator's module table times (no torch.compile,
+            # in a CUDA graph).
             mla = mla_module_fixed_s(gpu.id)
             if mla:
                 self.fixed += mla * self.n_layers
