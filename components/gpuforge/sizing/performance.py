@@ -333,6 +333,14 @@ def kernel_tables() -> dict[str, Any]:
     return json.loads(resources.files("gpuforge.sizing").joinpath("data", "kernel_tables.json").read_text())
 
 
+def _measured_system(gpu_id: str) -> str | None:
+    """The kernel-table system measured on this very GPU: None for GPUs without one and for the
+    RTX 6000 Ada stand-in, which borrows the L40S's all-reduce curves (same PCIe platform) but
+    not its kernel efficiencies."""
+    system = KERNEL_SYSTEM.get(gpu_id)
+    return None if system is None or (system == "l40s" and gpu_id != "l40s") else system
+
+
 # the GPU generation of each kernel-table system (the fit's per-generation parameters)
 KERNEL_GENERATION = {"a100_sxm": "ampere", "h100_sxm": "hopper", "h200_sxm": "hopper", "b200_sxm": "blackwell", "b300_sxm": "blackwell", "l40s": "ada"}
 
@@ -343,14 +351,15 @@ def gemv_relative(gpu_id: str) -> float:
     (data/kernel_tables.json: H100 SXM 0.79 vs H200 0.74 of peak, so `mbu`, fitted per
     generation, is scaled per GPU); 1.0 for GPUs without a kernel table."""
     systems = kernel_tables()["systems"]
-    mine = ((systems.get(KERNEL_SYSTEM.get(gpu_id, "")) or {}).get("gemm", {}).get("bfloat16") or {}).get("bandwidth_eff")
-    if not mine or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
+    own = _measured_system(gpu_id)
+    mine = ((systems.get(own or "") or {}).get("gemm", {}).get("bfloat16") or {}).get("bandwidth_eff")
+    if not own or not mine:
         return 1.0
     gen = KERNEL_GENERATION
     peers: list[float] = []
     for system, e in systems.items():
         eff = (e.get("gemm", {}).get("bfloat16") or {}).get("bandwidth_eff")
-        if eff and gen.get(system) == gen.get(KERNEL_SYSTEM[gpu_id]):
+        if eff and gen.get(system) == gen.get(own):
             peers.append(float(eff))
     return float(mine) / (sum(peers) / len(peers))
 
@@ -362,8 +371,8 @@ def mla_module_fixed_s(gpu_id: str) -> float | None:
     AIConfigurator measured vLLM 0.19.0's DeepseekV2MLAAttention in a CUDA graph without
     torch.compile (data/kernel_tables.json `mla_module`: 59-65 us on H100 / H200 / B200 /
     B300). None where it was not measured."""
-    row = (kernel_tables()["systems"].get(KERNEL_SYSTEM.get(gpu_id, "")) or {}).get("mla_module")
-    if not row or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
+    row = (kernel_tables()["systems"].get(_measured_system(gpu_id) or "") or {}).get("mla_module")
+    if not row:
         return None
     return float(row["fixed_us"]) * 1e-6
 
@@ -380,8 +389,8 @@ def marlin_moe_relative(gpu_id: str, params: PerfParams) -> float:
         eff = (e.get("marlin_moe") or {}).get("stream_eff")
         if eff:  # what qbw_int4_moe would be there, given that GPU's mbu and GEMV scaling
             want[system] = float(eff) / (params.gen(KERNEL_GENERATION[system]).mbu * gemv_relative(e["normalised_by"]))
-    mine = want.get(KERNEL_SYSTEM.get(gpu_id, ""))
-    if not mine or (KERNEL_SYSTEM.get(gpu_id) == "l40s" and gpu_id != "l40s"):
+    mine = want.get(_measured_system(gpu_id) or "")
+    if not mine:
         return 1.0
     return mine / (sum(want.values()) / len(want))
 
