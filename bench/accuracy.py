@@ -238,7 +238,7 @@ KNOWN_REASONS = {
     "Llama-3.1-405B-Instruct-FP8|H100-SXM": "vLLM 0.6.3 nightly with 512-token chunked prefill and ShareGPT length distributions",
     "dstackai/benchmarks|deepseek-ai/DeepSeek-R1|H200": "vLLM 0.7.4 nightly (V0, FlashMLA): its fixed-length closed loops replay as lockstep waves "
     "(TTFT grows ~240 ms per user, as measured) and pay V0's un-compiled MLA module, but the random-length runs are still slower "
-    "than the model: output tok/s predicted 1.3-1.9x too high (ITL 26 ms at 4 users, 20 predicted), TTFT ~3x too short, on a nightly "
+    "than the model: output tok/s predicted 1.3-1.9x too high (ITL 26 ms at 4 users, 19 predicted), TTFT ~3x too short, on a nightly "
     "build the corpus records nothing more about",
     "meta-llama/Llama-3.1-405B-Instruct-FP8|MI300X": "Meta's FP8 checkpoint runs at 0.36x the saturated output tok/s of AMD's FP8-KV checkpoint "
     "of the same model on the same 8x MI300X and ROCm build (620 vs 1,720 tok/s); the model sees only the FP8 KV cache's extra capacity, "

@@ -11,8 +11,10 @@ One command does all of it:
    compute efficiency, per-step / per-layer / per-MoE-layer costs; globally: all-reduce
    latencies, quantized-kernel and fused-MoE efficiencies, arrival variability, V0-engine
    overhead, per-request API cost) by robust least squares on log(predicted / measured), on
-   grade A/B points, each point weighted setup_points^-0.5 so no source dominates, with weak
-   priors that keep unidentified parameters at physical values;
+   grade A/B points, each point weighted setup_points^-0.25 so no source dominates, with weak
+   priors that keep unidentified parameters at physical values; the TTFT of a finite open-loop
+   run the engine cannot keep up with (at the priors) is the run's queue and is reported, not
+   fitted (queue_ttft_points);
 3. leave-one-setup-out: for every setup, the parameters without it (one Gauss-Newton step
    from the full fit with that setup's points removed; `--exact N` also refits the N largest
    setups from scratch and reports how far the step is from a full refit) predict it;
@@ -33,6 +35,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +52,7 @@ from gpuforge.sizing.performance import (  # noqa: E402
     PerfParams,
     load_params,
     params_from_dict,
+    predict,
 )
 
 CORPUS = REPO.parent / "shared" / "reference" / "perf-corpus"
@@ -147,8 +151,29 @@ def _weights(cases: list[PerfCase]) -> list[float]:
     return [n[c.setup] ** -SETUP_WEIGHT_POWER for c in cases]
 
 
+# TTFT rows the fit leaves out (the CV and the report keep them): see queue_ttft_points
+QUEUE_TTFT: set[str] = set()
+
+
 def _rows(cases: list[PerfCase]) -> list[tuple[int, str, float]]:
-    return [(i, m, v) for i, c in enumerate(cases) for m, v in c.measured.items()]
+    return [(i, m, v) for i, c in enumerate(cases) for m, v in c.measured.items() if not (m == "ttft" and c.point_id in QUEUE_TTFT)]
+
+
+def queue_ttft_points(cases: list[PerfCase], start: PerfParams) -> set[str]:
+    """Finite open-loop runs whose arrivals outpace the engine at the priors' centres: their
+    TTFT is how long the run's queue grew, set by the arrival schedule and the run's length as
+    much as by the engine, and one point's TTFT of seconds would pull the shared prefill and
+    per-step costs (as a burst's TTFT would: calibration.corpus_case drops those). Their ITL
+    and throughput are fitted; their TTFT is predicted (performance._finite_run) and reported.
+    Decided once, at the fixed priors, so the set does not move with the fit."""
+    out = set()
+    for c in cases:
+        w = c.workload
+        if w.request_rate and w.num_requests and "ttft" in c.measured:
+            steady = predict(c.model, c.layout, replace(w, num_requests=None), c.memory, start)
+            if not math.isfinite(steady.ttft_ms):  # no steady state: the queue grows all run
+                out.add(c.point_id)
+    return out
 
 
 def residuals(x, space: Space, cases, weights, rows):
@@ -303,6 +328,8 @@ def main() -> int:
     cases, skipped = load_corpus(CORPUS)
     train = fit_set(cases)
     print(f"{len(cases)} cases ({len(train)} grade A/B for fitting), {len(skipped)} points left out", flush=True)
+    QUEUE_TTFT.update(queue_ttft_points(train, prior_start(train, load_params())))
+    print(f"{len(QUEUE_TTFT)} TTFTs of runs the engine cannot keep up with are reported, not fitted", flush=True)
     full = fit(train, prior_start(train, load_params()), max_nfev=args.nfev, verbose=args.verbose) if args.nfev else load_params()
     print(f"full fit {time.time() - t0:.0f} s", flush=True)
     cv: dict[str, dict[str, float]] = {}

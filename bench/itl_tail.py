@@ -93,8 +93,10 @@ def section() -> list[str]:
         "together), which stay in lockstep: prompts are prefilled together while nobody decodes, so decode gaps almost never "
         "hold a prompt chunk (measured p99 / mean 1.0-1.1). The model assumes random arrivals, as in production traffic, and "
         "predicts a tail there that the benchmark does not have. On the open-loop points (random arrivals) the model's tail "
-        "ratio is the better comparison; at an overloaded rate with a 512-token budget (dstack 405B on H100) every step "
-        "carries a full budget of prompt tokens in the model, so it predicts no tail, while ShareGPT's varied lengths give one.",
+        "ratio is the better comparison. Runs the engine cannot keep up with (dstack's 405B runs, inference-sim's) are replayed "
+        "step by step with requests as a fluid (performance._finite_run): while prompts wait, every step carries its share of "
+        "them, so the replay predicts little or no tail (1.00-1.10 on dstack's 405B runs), while whole prompts of ShareGPT's "
+        "varied lengths give one (1.4-3.3 measured).",
     ]
     skipped = [r for r in rs if "skipped" in r]
     if skipped:

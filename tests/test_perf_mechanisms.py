@@ -306,3 +306,76 @@ def test_marlin_moe_does_not_speed_up_with_hbm_bandwidth():
     int4 = moe_rate(B200, "int4-gptq") / moe_rate(h200, "int4-gptq")
     bf16 = moe_rate(B200, "none") / moe_rate(h200, "none")
     assert int4 < 0.7 * bf16
+
+
+class _FlatSteps:
+    """A step costs 10 ms plus 1 ms per prompt token, whatever decodes in it: the scheduler's
+    rules can be followed by hand."""
+
+    def step_s(self, decode: float, context: float, prefill: float = 0.0, span: float = 0.0) -> float:
+        return 0.010 + 0.001 * prefill
+
+
+def test_finite_run_v0_prefills_whole_prompts_and_stalls_decodes():
+    # the first prompt arrives alone (110 ms step); then two of the next three fit the
+    # 200-token budget (210 ms), then the last (110 ms); nobody decodes in a prefill step
+    # (vllm 0.7.3 _schedule_default); then two decode steps of 10 ms for all four
+    from gpuforge.sizing.performance import _finite_run
+
+    r = _finite_run(_FlatSteps(), 4, 1e9, 100, 3, 200, 256, 1e9, whole_prompts=True)
+    assert r.ttft_mean == pytest.approx((0.11 + 0.32 + 0.32 + 0.43) / 4, abs=1e-6)
+    assert r.ttft_median == pytest.approx(0.32, abs=1e-6)
+    assert r.makespan == pytest.approx(0.45, abs=1e-6)
+    # the first waits out both later prefill steps before its second token
+    assert r.tpot_mean == pytest.approx(((0.45 - 0.11) / 2 + 2 * (0.45 - 0.32) / 2 + (0.45 - 0.43) / 2) / 4, abs=1e-6)
+
+
+def test_finite_run_v1_decodes_first_and_fills_the_budget_left():
+    # chunked: the first prompt alone (110 ms); then the first decodes while 199 prompt tokens
+    # fill the budget left (209 ms: 1.99 requests, a fluid); then the 2.99 running decode while
+    # the 101 tokens still waiting run (111 ms): the first has its 3 tokens and is done
+    from gpuforge.sizing.performance import _finite_run
+
+    r = _finite_run(_FlatSteps(), 4, 1e9, 100, 3, 200, 256, 1e9, whole_prompts=False)
+    t1, t2, t3 = 0.11, 0.11 + 0.209, 0.11 + 0.209 + 0.111
+    assert r.ttft_mean == pytest.approx((t1 + 1.99 * t2 + 1.01 * t3) / 4, abs=1e-6)
+    # the second batch needs one decode step more, the last two
+    assert r.makespan == pytest.approx(t3 + 0.02, abs=1e-6)
+    assert r.tpot_mean == pytest.approx(((t3 - t1) / 2 + 1.99 * (t3 + 0.01 - t2) / 2 + 1.01 * (t3 + 0.02 - t3) / 2) / 4, abs=1e-6)
+
+
+def test_finite_run_admits_by_the_prompt_and_preempts_when_the_cache_runs_out():
+    # a cache of 320 tokens holds two requests of 100 + 50 tokens in full but admits all three
+    # prompts at once; when their growth no longer fits, the last admitted is preempted and
+    # recomputes prompt and output so far (0.19.0 scheduler.py:500, :976): it finishes last,
+    # its tokens come slower
+    from gpuforge.sizing.performance import _finite_run
+
+    roomy = _finite_run(_FlatSteps(), 3, 1e9, 100, 50, 1000, 256, 1e9, whole_prompts=False)
+    tight = _finite_run(_FlatSteps(), 3, 1e9, 100, 50, 1000, 256, 320, whole_prompts=False)
+    assert tight.ttft_p95 == pytest.approx(roomy.ttft_p95) and tight.ttft_p95 < 0.35  # not held back to full-length slots
+    assert tight.makespan > roomy.makespan + 0.1  # the recompute: another 100+ token prefill
+    assert tight.tpot_mean > roomy.tpot_mean
+    # V0 keeps 1% of the cache free when it admits (0.7.3 block_manager.py:143) and takes
+    # whole prompts: 201.5 tokens hold the first request (101) and a second prompt (100) but
+    # not with 2 kept free, so the second waits for the first to finish (0.6 s)
+    v0_roomy = _finite_run(_FlatSteps(), 2, 1e9, 100, 50, 1000, 256, 1e9, whole_prompts=True)
+    v0 = _finite_run(_FlatSteps(), 2, 1e9, 100, 50, 1000, 256, 201.5, whole_prompts=True)
+    assert v0_roomy.ttft_mean == pytest.approx((0.11 + 0.22) / 2, abs=1e-6)
+    assert v0.ttft_mean == pytest.approx((0.11 + 0.11 + 49 * 0.01 + 0.11) / 2, abs=1e-6)
+
+
+@needs_corpus
+def test_an_overloaded_finite_run_never_holds_more_than_its_requests():
+    # AccelMark's 70B on 8x RTX A6000 at 5-25 requests/s: 200 requests in all. The steady-state
+    # model put 512 sequences (max_num_seqs) in the batch and predicted 470 ms a token against
+    # 138 measured; a replay holds at most the requests the run has
+    m = resolve("meta-llama/Meta-Llama-3-70B-Instruct", config=_config("meta-llama/Meta-Llama-3-70B-Instruct"))
+    gpu = catalog.get_gpu("l40s")
+    mem = estimate_memory(m.arch, gpu, MemoryInputs(tensor_parallel=8, max_model_len=4096, max_num_seqs=512))
+    lay = Layout(gpu=gpu, tensor_parallel=8, engine_v0=True, chunked_prefill=False)
+    p = predict(m, lay, Workload(280, 310, request_rate=25.0, num_requests=200), mem)
+    assert p.concurrency <= 200
+    steady = predict(m, lay, Workload(280, 310, request_rate=25.0), mem)
+    assert math.isinf(steady.ttft_ms)  # no end to the queue without a finite run
+    assert p.itl_ms < predict(m, lay, Workload(280, 310, concurrency=512), mem).itl_ms

@@ -19,7 +19,10 @@ Physics first, then a few fitted efficiencies:
   capacity; in steady state each step also carries the prompts of the requests that replace
   finished ones (B x I / O tokens per step), capped by the token budget; closed-loop users
   beyond what the engine holds wait for a slot; open-loop (Poisson) arrivals see the prefill
-  queue (Kingman's approximation with deterministic service); a finite burst runs as waves.
+  queue (Kingman's approximation with deterministic service); a finite burst runs as waves;
+  a finite open-loop run the engine cannot keep up with has no steady state and is replayed
+  step by step (`_finite_run`: admission by the KV cache a prompt needs, preemption by
+  recompute when the running sequences outgrow it, V0's prefill-only steps).
 
 The fitted numbers (per GPU generation: bandwidth and compute efficiency, per-step / per-layer
 / per-MoE-layer costs; globally: all-reduce latencies, quantized-kernel efficiencies, arrival
@@ -31,6 +34,7 @@ group from the same file.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 import math
@@ -755,6 +759,244 @@ def _itl_tail(sm: StepModel, b: float, ctx: float, prompt: int, budget: int, pro
     return at(0.95), at(0.99)
 
 
+
+def _weighted_quantile(pairs: list[tuple[float, float]], q: float) -> float:
+    """q-quantile of values weighted by counts: [(value, weight), ...]."""
+    pairs = sorted(pairs)
+    total = sum(w for _, w in pairs)
+    acc = 0.0
+    for v, w in pairs:
+        acc += w
+        if acc >= q * total:
+            return v
+    return pairs[-1][0] if pairs else 0.0
+
+
+def _segment_quantile(segs: list[tuple[float, float, float]], q: float) -> float:
+    """q-quantile of a mixture of uniform distributions [(weight, low, high), ...]: the CDF is
+    piecewise linear, swept through its breakpoints."""
+    events: list[tuple[float, float, float]] = []  # (value, slope change, jump)
+    total = 0.0
+    for w, lo, hi in segs:
+        total += w
+        if hi - lo > 1e-12:
+            events += [(lo, w / (hi - lo), 0.0), (hi, -w / (hi - lo), 0.0)]
+        else:
+            events.append((lo, 0.0, w))
+    events.sort()
+    target, cdf, slope, last = q * total, 0.0, 0.0, events[0][0]
+    for v, ds, jump in events:
+        reach = cdf + slope * (v - last)
+        if reach >= target and slope > 0:
+            return last + (target - cdf) / slope
+        cdf, last = reach + jump, v
+        if cdf >= target:
+            return v
+        slope += ds
+    return last
+
+
+@dataclass
+class FiniteRun:
+    """A finite open-loop run replayed step by step (_finite_run); times in seconds."""
+
+    ttft_mean: float
+    ttft_median: float
+    ttft_p95: float
+    tpot_mean: float  # per request: (finish - first token) / (O - 1), averaged over requests
+    itl_p95: float  # inter-token gaps, weighted by the tokens that saw them
+    itl_p99: float
+    e2e_mean: float
+    makespan: float  # from the clock's start to the last request's last token
+    requests_per_s: float  # the run's requests over its makespan (what the benchmark reports)
+    batch: float  # time-averaged requests running
+    prefill_share: float  # fraction of engine time in steps that carry prompt tokens
+
+
+def _finite_run(sm: StepModel, n: int, rate: float, I: int, O: int, budget: int, max_seqs: int, kv_tokens: float, whole_prompts: bool) -> FiniteRun:
+    """`n` requests of I prompt and O output tokens arriving at `rate` a second, run through
+    vLLM's scheduler step by step: the replay of a benchmark the engine cannot keep up with,
+    where no steady state exists (the queue grows while requests arrive, then drains).
+
+    Requests are a fluid, so that every figure moves smoothly with the step costs (the fit
+    differentiates them): they arrive evenly at `rate` (the mean of the benchmark clients'
+    Poisson schedule: AccelMark loadgen/loadgen.py _run_online_async, vLLM
+    benchmarks/benchmark_serving.py get_request), a prompt is taken once a whole request is
+    waiting (or the last of them), and a step's prompts may be any fraction of a request. What
+    that costs: a prompt split over several steps by chunked prefill gets its first token
+    spread over them instead of at the last one (its TTFT early by about half its prefill),
+    and burstiness (Poisson clumps) is averaged out, which matters only near the rate the
+    engine can sustain, where predict keeps the steady-state queueing model.
+
+    - Admission is by the KV cache a prompt needs now, not by what it will need: V0 admits a
+      prompt while its blocks fit with 1% of the cache kept free (vllm 0.7.3
+      vllm/core/block_manager.py:139-146, watermark 0.01 at :66), V1 while the blocks of the
+      tokens it schedules this step fit (vLLM 0.19.0 vllm/v1/core/sched/scheduler.py:461,
+      KVCacheManager.allocate_slots); both up to max_num_seqs, in arrival order, preempted
+      requests first.
+    - So the running sequences can outgrow the cache: when a decode step finds no room, the
+      most recently admitted are preempted by recompute and go back to the front of the queue,
+      to prefill prompt and output so far again (0.7.3 vllm/core/scheduler.py:738, recompute
+      for single-sequence requests :1742-1744, back to the queue :1260;
+      0.19.0 scheduler.py:500 and :976); V1 admits no waiting prompt in a step that preempted
+      (:564).
+    - `whole_prompts` (V0 without chunked prefill): while a waiting prompt can be admitted
+      the step is a prefill step only, as many whole prompts as fit `budget`, and the running
+      sequences do not decode in it (0.7.3 scheduler.py _schedule_default, :1231-1262);
+      otherwise (V1, V0 with chunked prefill) every step decodes each running sequence first
+      and gives the budget left to waiting prompt tokens in order (0.19.0 Scheduler.schedule:
+      running requests first, then waiting ones, within max_num_batched_tokens).
+
+    A prompt's first token comes at the end of the step that prefills it. Decode steps that
+    change nothing but the sequences' lengths are taken together up to the next completion,
+    the step the cache runs out, or the next waiting request that could be admitted (every
+    output is O tokens, so the requests admitted in one step finish together)."""
+    eps = 1e-9
+    free_floor = 0.01 * kv_tokens if whole_prompts else 0.0  # V0's watermark
+
+    def arrived(at: float) -> float:  # request j's share [j, j + 1) comes in by its time (j + 1) / rate
+        return min(float(n), rate * at)
+
+    def arrival_sum(x0: float, x1: float) -> float:  # the share at x belongs to request floor(x), due at (x + 0.5) / rate on average
+        return (x1 - x0) * ((x0 + x1) / 2 + 0.5) / rate
+
+    t = stall = prefill_t = held_t = 0.0
+    F = 0.0  # fresh requests prefilled so far
+    D = 0.0  # decode steps so far: a running cohort's length grows without touching it
+    # running cohorts in admission order: [requests, tokens generated - D, first token time,
+    # sum of arrival times]; preempted ones wait as [requests, tokens generated, first token
+    # time, sum of arrival times], first in line
+    running: list[list[float]] = []
+    requeued: list[list[float]] = []
+    ending: list[tuple[float, int, list[float]]] = []  # heap: the cohort that finishes first on top
+    ids = itertools.count()
+    B = S = 0.0  # requests running; sum of their (tokens generated - D)
+    segs: list[tuple[float, float, float]] = []  # first tokens: (requests, TTFT of the last, of the first)
+    ttft_sum = 0.0
+    gaps: list[tuple[float, float]] = []
+    tpot_sum = e2e_sum = done = 0.0
+
+    def start(k: float, generated: float, first: float, arrivals: float) -> None:
+        nonlocal B, S
+        c = [k, generated - D, first, arrivals]
+        running.append(c)
+        heapq.heappush(ending, (-c[1], next(ids), c))
+        B += k
+        S += k * c[1]
+
+    def finish() -> None:
+        nonlocal done, tpot_sum, e2e_sum, B, S
+        while ending and (ending[0][2][0] <= eps or D - ending[0][0] >= O - eps):
+            c = heapq.heappop(ending)[2]
+            if c[0] <= eps:  # preempted away
+                continue
+            running.remove(c)
+            B -= c[0]
+            S -= c[0] * c[1]
+            done += c[0]
+            tpot_sum += c[0] * ((t - c[2]) / (O - 1) if O > 1 else 0.0)
+            e2e_sum += c[0] * t - c[3]
+
+    while done < n - 1e-6:
+        A = arrived(t)
+        used = B * (I + D) + S
+        preempted = False
+        while eps < B and used + B > kv_tokens + eps:
+            # no room for the step's tokens: preempt the most recently admitted (recompute)
+            c = running[-1]
+            gen = c[1] + D
+            # whole requests go (one at least, or what is left of the cohort), freeing the
+            # room for the steps after
+            k = min(c[0], max(1.0, (used + B - kv_tokens) / (I + gen + 1)))
+            share = c[3] * k / c[0]
+            requeued.insert(0, [k, gen, c[2], share])
+            c[0] -= k
+            c[3] -= share
+            B -= k
+            S -= k * c[1]
+            used -= k * (I + gen)
+            preempted = True
+            if c[0] <= eps:
+                running.pop()
+        ctx = I + (S / B + D if eps < B else 0.0)
+        fresh = A - F
+        trigger = bool(requeued) or fresh >= 1 - eps or (n - eps <= A and fresh > eps)
+        tokens = span = 0.0
+        if trigger and not preempted and max_seqs - eps > B:
+            # admit: preempted first, then fresh, each limited by the budget, the free slots
+            # and the cache; V0 takes whole prompts, so at least one (or what is left)
+            room = budget - (0.0 if whole_prompts else B)
+            kv_room = kv_tokens - free_floor - used
+            slots = max_seqs - B
+            back: list[list[float]] = []
+            queue = requeued + [[fresh, 0.0, -1.0, 0.0]]
+            for c in queue:
+                length = I + c[1]
+                k = max(0.0, min(c[0], slots, room / length, kv_room / length))
+                # a request is scheduled when the blocks of what it runs this step fit: a
+                # whole prompt in V0, a chunk of up to the room left in V1
+                whole = min(c[0], 1.0) * (length if whole_prompts else min(length, room))
+                if k <= eps or (whole_prompts and k < min(c[0], 1.0) - eps) or kv_room < whole - eps:
+                    break
+                tokens += k * length
+                span += k * length * length / 2
+                room, kv_room, slots = room - k * length, kv_room - k * length, slots - k
+                back.append([k, c[1], c[2], c[3] * k / c[0] if c[2] >= 0 else 0.0])
+                if k < c[0] - eps:
+                    break
+        if tokens > 0:
+            dt = sm.step_s(0 if whole_prompts else B, ctx, tokens, span / tokens)
+            t += dt
+            prefill_t += dt
+            held_t += B * dt
+            if whole_prompts:
+                stall += dt
+            else:
+                if eps < B:
+                    gaps.append((stall + dt, B))
+                stall = 0.0
+                D += 1
+            for k, gen, first, arrivals in back:
+                if first >= 0:  # a preempted cohort, prefilled again: its next token
+                    requeued[0][0] -= k
+                    requeued[0][3] -= arrivals
+                    if requeued[0][0] <= eps:
+                        requeued.pop(0)
+                    start(k, gen + 1, first, arrivals)
+                else:
+                    a_sum = arrival_sum(F, F + k)
+                    segs.append((k, t - (F + k + 0.5) / rate, t - (F + 0.5) / rate))
+                    ttft_sum += k * t - a_sum
+                    start(k, 1, t, a_sum)
+                    F += k
+            finish()
+            continue
+        if eps >= B:
+            t = max(t, min(F + 1, n) / rate)
+            continue
+        # decode only: up to the next completion, the step the cache runs out, or the time a
+        # whole request is waiting and could be admitted
+        k = O - (D - ending[0][0])
+        k = min(k, (kv_tokens - used) / B)
+        step = sm.step_s(B, ctx + k / 2)
+        if not trigger and n - eps > A and max_seqs - eps > B and used + I <= kv_tokens - free_floor:
+            due = min(F + 1, n) / rate
+            k = min(k, max(eps, (due - t) / step))
+        t += k * step
+        held_t += B * k * step
+        gaps.append((stall + step, B))
+        if k > 1:
+            gaps.append((step, B * (k - 1)))
+        stall = 0.0
+        D += k
+        finish()
+    return FiniteRun(
+        ttft_mean=ttft_sum / n, ttft_median=_segment_quantile(segs, 0.5), ttft_p95=_segment_quantile(segs, 0.95),
+        tpot_mean=tpot_sum / n, itl_p95=_weighted_quantile(gaps, 0.95), itl_p99=_weighted_quantile(gaps, 0.99),
+        e2e_mean=e2e_sum / n, makespan=t, requests_per_s=n / t, batch=held_t / t if t else 0.0, prefill_share=prefill_t / t if t else 0.0,
+    )
+
+
 def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, params: PerfParams | None = None) -> Performance:
     """Predict TTFT, ITL (mean and p95) and throughput of one replica under the workload."""
     params = params or load_params()
@@ -857,10 +1099,6 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
                     break
                 b = 0.5 * (b + nb)
             b = max(1e-3, b)
-            if workload.num_requests and rate * O * steady(b)[0] > b * 1.001:
-                # overloaded finite run of n requests: vLLM admits prompts while slots last,
-                # so over the run the batch holds about half of the requests
-                b = max(b, min(held, workload.num_requests / 2))
         else:
             # closed loop: users split between decoding (b) and waiting for / in their prefill
             b = min(float(users), held)
@@ -884,18 +1122,16 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
             # prompts no longer fit the token budget: prefill throughput caps the request rate
             lam = min(lam, max(1e-9, budget - b) / I / step)
             limited = "token-budget"
+        run = None
         if rate:
             if rate > lam * 1.0005:
-                # overloaded: arrivals outpace completions for as long as the run lasts; a
-                # finite run of n requests is admitted while slots remain (vLLM schedules
-                # waiting prompts as soon as a slot and budget allow), then queues
+                # overloaded: arrivals outpace completions for as long as the run lasts, so
+                # there is no steady state; a finite run is replayed step by step
                 limited = limited or slot_reason
-                n_run = workload.num_requests
-                if n_run is None:
+                if workload.num_requests is None:
                     wait_extra = float("inf")
                 else:
-                    queued = max(0.0, n_run * (1 - lam / rate) - b)
-                    wait_extra = queued / 2 / lam
+                    run = _finite_run(sm, workload.num_requests, rate, I, O, budget, memory.max_num_seqs, memory.kv_cache_tokens, whole)
             else:
                 lam = rate
         elif users > b * 1.0005:
@@ -922,6 +1158,15 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
             # thin out for a request in flight, so the open loop keeps them all
             itl = decode_step + (step - decode_step) * (users - 1) / users
         itl_p95, itl_p99 = _itl_tail(sm, b, ctx, I, budget, lam * step, decode_step)
+        if run is not None:
+            # the replay's arrivals are even and join the moment they come; a Poisson arrival
+            # also waits for the step in progress and behind the clumps of others, the steady
+            # state's terms at the rate the engine sustains
+            ttft, ttft_med, ttft_p95 = (x + 0.5 * step + w for x, w in ((run.ttft_mean, wq), (run.ttft_median, wq50), (run.ttft_p95, wq95)))
+            itl, itl_p95, itl_p99 = run.tpot_mean, run.itl_p95, run.itl_p99
+            rps = run.requests_per_s
+            batch, rho = run.batch, run.prefill_share
+            decode_step = sm.step_s(batch, ctx)
         limited = limited or sm.bound(b)
         if not rate and workload.rounds and workload.rounds > 1 / 0.999:
             # a benchmark run: its first round starts every user at once
@@ -931,7 +1176,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
             ttft_med = ttft_w / r + ttft_med * (1 - 1 / r)
             itl = itl_w / r + itl * (1 - 1 / r)
             rps = users * r / (total_w + users * (r - 1) / max(1e-12, rps))
-        e2e = ttft + (O - 1) * itl
+        e2e = run.e2e_mean if run is not None else ttft + (O - 1) * itl
         ttft_p95 = max(ttft_p95, ttft)
 
     return Performance(
