@@ -825,8 +825,8 @@ def _finite_run(sm: StepModel, n: int, rate: float, I: int, O: int, budget: int,
     waiting (or the last of them), and a step's prompts may be any fraction of a request. What
     that costs: a prompt split over several steps by chunked prefill gets its first token
     spread over them instead of at the last one (its TTFT early by about half its prefill),
-    and burstiness (Poisson clumps) is averaged out, which matters only near the rate the
-    engine can sustain, where predict keeps the steady-state queueing model.
+    and burstiness (Poisson clumps) is averaged out (predict adds the steady state's waiting
+    terms for it to the replay's TTFT).
 
     - Admission is by the KV cache a prompt needs now, not by what it will need: V0 admits a
       prompt while its blocks fit with 1% of the cache kept free (vllm 0.7.3
@@ -1128,7 +1128,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
                 # overloaded: arrivals outpace completions for as long as the run lasts, so
                 # there is no steady state; a finite run is replayed step by step
                 limited = limited or slot_reason
-                if workload.num_requests is None:
+                if not workload.num_requests:
                     wait_extra = float("inf")
                 else:
                     run = _finite_run(sm, workload.num_requests, rate, I, O, budget, memory.max_num_seqs, memory.kv_cache_tokens, whole)
