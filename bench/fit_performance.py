@@ -328,9 +328,10 @@ def main() -> int:
     cases, skipped = load_corpus(CORPUS)
     train = fit_set(cases)
     print(f"{len(cases)} cases ({len(train)} grade A/B for fitting), {len(skipped)} points left out", flush=True)
-    QUEUE_TTFT.update(queue_ttft_points(train, prior_start(train, load_params())))
+    start = prior_start(train, load_params())
+    QUEUE_TTFT.update(queue_ttft_points(train, start))
     print(f"{len(QUEUE_TTFT)} TTFTs of runs the engine cannot keep up with are reported, not fitted", flush=True)
-    full = fit(train, prior_start(train, load_params()), max_nfev=args.nfev, verbose=args.verbose) if args.nfev else load_params()
+    full = fit(train, start, max_nfev=args.nfev, verbose=args.verbose) if args.nfev else load_params()
     print(f"full fit {time.time() - t0:.0f} s", flush=True)
     cv: dict[str, dict[str, float]] = {}
     exact: dict[str, float] = {}

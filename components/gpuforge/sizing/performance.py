@@ -796,6 +796,12 @@ def _segment_quantile(segs: list[tuple[float, float, float]], q: float) -> float
     return last
 
 
+# V0 admits a prompt only while this fraction of the KV cache stays free (vllm 0.7.3
+# vllm/core/block_manager.py:66 `watermark: float = 0.01`, checked at :139-146; the scheduler
+# passes none, vllm/core/scheduler.py:458-464); V1's KVCacheManager keeps none
+V0_KV_WATERMARK = 0.01
+
+
 @dataclass
 class FiniteRun:
     """A finite open-loop run replayed step by step (_finite_run); times in seconds."""
@@ -852,7 +858,7 @@ def _finite_run(sm: StepModel, n: int, rate: float, I: int, O: int, budget: int,
     the step the cache runs out, or the next waiting request that could be admitted (every
     output is O tokens, so the requests admitted in one step finish together)."""
     eps = 1e-9
-    free_floor = 0.01 * kv_tokens if whole_prompts else 0.0  # V0's watermark
+    free_floor = V0_KV_WATERMARK * kv_tokens if whole_prompts else 0.0
 
     def arrived(at: float) -> float:  # request j's share [j, j + 1) comes in by its time (j + 1) / rate
         return min(float(n), rate * at)
@@ -1163,6 +1169,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
             # also waits for the step in progress and behind the clumps of others, the steady
             # state's terms at the rate the engine sustains
             ttft, ttft_med, ttft_p95 = (x + 0.5 * step + w for x, w in ((run.ttft_mean, wq), (run.ttft_median, wq50), (run.ttft_p95, wq95)))
+            e2e_run = run.e2e_mean + 0.5 * step + wq  # the same waits delay the whole request
             itl, itl_p95, itl_p99 = run.tpot_mean, run.itl_p95, run.itl_p99
             rps = run.requests_per_s
             batch, rho = run.batch, run.prefill_share
@@ -1176,7 +1183,7 @@ def predict(model, layout: Layout, workload: Workload, memory: MemoryEstimate, p
             ttft_med = ttft_w / r + ttft_med * (1 - 1 / r)
             itl = itl_w / r + itl * (1 - 1 / r)
             rps = users * r / (total_w + users * (r - 1) / max(1e-12, rps))
-        e2e = run.e2e_mean if run is not None else ttft + (O - 1) * itl
+        e2e = e2e_run if run is not None else ttft + (O - 1) * itl
         ttft_p95 = max(ttft_p95, ttft)
 
     return Performance(
